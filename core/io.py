@@ -1,0 +1,376 @@
+"""Decoding and encoding of X-ray files: the only module that reads image bytes (Pillow, pydicom).
+
+Every file a user gives goes through :func:`read_xray`, which either returns an :class:`~core.types.XRay` in the
+project's convention (see :mod:`core.types`) or raises :class:`~core.errors.InputError` with a sentence saying
+what is wrong with the file and what to do about it. Limits on size and pixel count are checked from the file's
+header *before* its pixels are decoded, so a small file that claims a huge image (a decompression bomb) costs
+nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pydicom.errors
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+from core.errors import InputError
+from core.types import XRay, pixels_to_uint8
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "SUPPORTED_EXTENSIONS",
+    "InputLimits",
+    "encode_png",
+    "read_xray",
+    "read_xray_file",
+]
+
+#: File name endings offered in upload dialogs.
+SUPPORTED_EXTENSIONS = ("png", "jpg", "jpeg", "dcm", "dicom")
+
+_DICOM_EXTENSIONS = (".dcm", ".dicom")
+_RASTER_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}  # MPO: a JPEG with extra frames (some cameras)
+# Tags safe and useful to show; nothing that identifies a patient.
+_DICOM_TAGS_KEPT = (
+    "Modality",
+    "BodyPartExamined",
+    "ViewPosition",
+    "PhotometricInterpretation",
+    "BitsStored",
+    "Manufacturer",
+    "StudyDescription",
+    "SeriesDescription",
+)
+# Weights of ITU-R BT.601 luma, the conversion most viewers apply to a colour image.
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Channels differing by more than this (on the 0-255 scale) make an image "colour": JPEG compression alone
+# leaves grey images with channel differences of 1-2 levels.
+_GREY_TOLERANCE_8BIT = 3
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Limits that protect the server from files that are too large or too small to be chest X-rays.
+
+    Attributes
+    ----------
+    max_bytes : int
+        Largest accepted file. The default (64 MiB) holds an uncompressed 16-bit 5000×5000 DICOM.
+    max_pixels : int
+        Largest accepted width × height, checked from the header before decoding. The default (40 MP) is above
+        the largest flat-panel detectors (about 4300×4300 = 18 MP) and far below what exhausts memory.
+    min_side_px : int
+        Smallest accepted width and height; below it no anatomy can be seen.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    min_side_px: int = 64
+
+
+DEFAULT_LIMITS = InputLimits()
+
+
+def read_xray_file(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> XRay:
+    """Read an X-ray from a file on disk; see :func:`read_xray`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, too large, or cannot be decoded as an X-ray.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"No file at '{path}'. Check the path; JPEG, PNG or DICOM files are expected.")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise InputError(_too_many_bytes(path.name, size, limits))
+    return read_xray(path.read_bytes(), name=path.name, limits=limits)
+
+
+def read_xray(data: bytes, *, name: str, limits: InputLimits = DEFAULT_LIMITS) -> XRay:
+    """Decode a JPEG, PNG or DICOM file into an :class:`~core.types.XRay`.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    name : str
+        Its file name, used in messages and to recognise DICOM files without the ``DICM`` preamble.
+    limits : InputLimits
+        Size limits; see :class:`InputLimits`.
+
+    Returns
+    -------
+    XRay
+        Pixels as float32 ``(H, W)`` in ``[0, 1]``, 0 black, EXIF orientation applied, with notes of every
+        conversion made.
+
+    Raises
+    ------
+    InputError
+        For an empty, oversized, undersized, truncated, corrupt or unsupported file, a multi-frame DICOM or one
+        without pixel data. The message names the file and says what to do.
+    """
+    name = Path(name).name or "upload"
+    if not data:
+        raise InputError(f"'{name}' is empty (0 bytes). Choose the file again; the upload may have failed.")
+    if len(data) > limits.max_bytes:
+        raise InputError(_too_many_bytes(name, len(data), limits))
+    has_preamble = data[128:132] == b"DICM"
+    if has_preamble or name.lower().endswith(_DICOM_EXTENSIONS):
+        xray = _read_dicom(data, name=name, limits=limits, force=not has_preamble)
+    else:
+        xray = _read_raster(data, name=name, limits=limits)
+    return dataclasses.replace(xray, sha256=hashlib.sha256(data).hexdigest())
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """Encode an image in the project's convention as an 8-bit greyscale PNG.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (H, W)
+        Values in ``[0, 1]``; values outside are clipped.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(pixels_to_uint8(pixels), mode="L").save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checks shared by both decoders
+
+
+def _too_many_bytes(name: str, size: int, limits: InputLimits) -> str:
+    return (
+        f"'{name}' is {size / 2**20:.1f} MB; files up to {limits.max_bytes / 2**20:.0f} MB are accepted. "
+        "Export the image at a lower resolution or with compression."
+    )
+
+
+def _check_dimensions(name: str, width: int, height: int, limits: InputLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise InputError(
+            f"'{name}' is {width}×{height} px ({width * height / 1e6:.0f} megapixels); at most "
+            f"{limits.max_pixels / 1e6:.0f} megapixels are accepted. Downscale the image before uploading."
+        )
+    if min(width, height) < limits.min_side_px:
+        raise InputError(
+            f"'{name}' is {width}×{height} px; at least {limits.min_side_px}×{limits.min_side_px} px is needed "
+            "for a chest X-ray. Upload the original image, not a thumbnail."
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# JPEG and PNG (Pillow)
+
+
+def _read_raster(data: bytes, *, name: str, limits: InputLimits) -> XRay:
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            source_format = _RASTER_FORMATS.get(opened.format or "")
+            if source_format is None:
+                raise InputError(
+                    f"'{name}' is a {opened.format} image; JPEG, PNG and DICOM files are supported. "
+                    "Convert it to PNG first."
+                )
+            _check_dimensions(name, opened.width, opened.height, limits)
+            orientation = opened.getexif().get(0x0112, 1)  # EXIF Orientation tag
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+    except UnidentifiedImageError as error:
+        raise InputError(
+            f"'{name}' is not an image that can be read: it is neither JPEG, PNG nor DICOM, or its header is "
+            "damaged. Check that you chose the right file."
+        ) from error
+    except Image.DecompressionBombError as error:
+        # Pillow refuses images over twice its own pixel limit before our check can run.
+        raise InputError(
+            f"'{name}' claims an image so large that decoding it could exhaust the server's memory "
+            f"(a 'decompression bomb'); at most {limits.max_pixels / 1e6:.0f} megapixels are accepted."
+        ) from error
+    except (OSError, SyntaxError, struct.error) as error:
+        # Pillow reports truncated or corrupt data as OSError ("image file is truncated"), SyntaxError (bad PNG
+        # chunk) or struct.error (short header).
+        raise InputError(
+            f"'{name}' is truncated or corrupt and cannot be decoded ({error}). Export or copy the file again."
+        ) from error
+
+    notes = []
+    if orientation != 1:
+        notes.append(f"EXIF orientation {orientation} applied (image rotated/flipped as the camera recorded).")
+    pixels, mode_text, mode_notes = _pillow_to_grey(image)
+    return XRay(
+        pixels=pixels,
+        name=name,
+        source_format=source_format,
+        original_mode=mode_text,
+        notes=(*notes, *mode_notes),
+    )
+
+
+def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str]]:
+    """Convert any Pillow mode to float32 grey in [0, 1]; returns pixels, a mode description and notes."""
+    mode = image.mode
+    notes: list[str] = []
+    if mode.startswith("I"):  # 16-bit ("I;16", "I;16B") or 32-bit integer grey
+        values = np.asarray(image).astype(np.float64)
+        bits = _significant_bits(float(values.max(initial=0)))
+        if bits > 8:
+            notes.append(f"{bits}-bit data scaled by 1/{2**bits - 1}.")
+        return (np.clip(values / (2**bits - 1), 0, 1)).astype(np.float32), f"{mode} ({bits}-bit grey)", notes
+    if mode == "P":
+        image = image.convert("RGBA")
+        notes.append("Palette image expanded to its colours.")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    elif mode == "CMYK":
+        image = image.convert("RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")
+
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 2:
+        return array / 255.0, f"{mode} 8-bit", notes
+    colour, alpha = array[..., :-1], None
+    if image.mode in ("LA", "RGBA"):
+        alpha = array[..., -1] / 255.0
+    else:
+        colour = array
+    if colour.shape[-1] == 1:
+        grey = colour[..., 0]
+    else:
+        spread = colour.max(axis=-1) - colour.min(axis=-1)
+        if float(np.percentile(spread, 99)) <= _GREY_TOLERANCE_8BIT:
+            grey = colour.mean(axis=-1)
+        else:
+            grey = colour @ _LUMA_WEIGHTS
+            notes.append("Colour image converted to grey: check that it is an X-ray and not a photograph.")
+    if alpha is not None and float(alpha.min()) < 1.0:
+        grey = grey * alpha
+        notes.append("Transparent pixels shown as black (alpha channel composited over black).")
+    return (grey / 255.0).astype(np.float32), f"{mode} 8-bit", notes
+
+
+def _significant_bits(peak: float) -> int:
+    """Bit depth the data uses: 8, 10, 12, 14 or 16 (detectors store 10-16 significant bits in 16-bit words)."""
+    needed = math.ceil(math.log2(peak + 1)) if peak > 0 else 8
+    return next(bits for bits in (8, 10, 12, 14, 16, 32) if bits >= needed)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# DICOM (pydicom)
+
+
+def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> XRay:
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=force)
+    except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error) as error:
+        raise InputError(
+            f"'{name}' is not a readable DICOM file ({error}). Export it again from the PACS or viewer."
+        ) from error
+
+    if not any(tag in dataset for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        kind = getattr(dataset.get("SOPClassUID"), "name", None) or "unknown object type"
+        raise InputError(
+            f"'{name}' is a DICOM file without pixel data ({kind}): it holds no image. Export the image "
+            "itself (a CR or DX radiograph) rather than a report or presentation state."
+        )
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise InputError(
+            f"'{name}' is a multi-frame DICOM with {frames} frames; one radiograph per file is supported. "
+            "Export the frame you want as a single-frame DICOM, PNG or JPEG."
+        )
+    rows, columns = dataset.get("Rows"), dataset.get("Columns")
+    if not rows or not columns:
+        raise InputError(f"'{name}' does not state its image size (Rows/Columns missing); it cannot be decoded.")
+    _check_dimensions(name, int(columns), int(rows), limits)
+
+    try:
+        stored = dataset.pixel_array
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError, EOFError) as error:
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        syntax_name = getattr(syntax, "name", None) or "unknown transfer syntax"
+        raise InputError(
+            f"'{name}': its pixel data ({syntax_name}) cannot be decoded here ({error}). Export it "
+            "uncompressed (Explicit VR Little Endian) or as PNG."
+        ) from error
+
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    notes: list[str] = []
+    if stored.ndim == 3:  # colour (secondary capture); pydicom has converted YBR to RGB
+        grey = stored.astype(np.float64) @ _LUMA_WEIGHTS.astype(np.float64)
+        pixels = grey / max(float(grey.max()), 1.0)
+        notes.append(f"{photometric} colour DICOM converted to grey: check that it is a radiograph.")
+    else:
+        pixels = _dicom_grey_to_unit(stored, dataset, notes)
+        if photometric == "MONOCHROME1":
+            pixels = 1.0 - pixels
+            notes.append("MONOCHROME1 (white = air) inverted so that bone is white.")
+
+    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
+    metadata = {tag: str(dataset.get(tag)) for tag in _DICOM_TAGS_KEPT if dataset.get(tag) not in (None, "")}
+    sop_class = getattr(dataset.get("SOPClassUID"), "name", None)
+    if sop_class:
+        metadata["SOPClass"] = sop_class
+    bits = dataset.get("BitsStored", "?")
+    return XRay(
+        pixels=np.clip(pixels, 0.0, 1.0).astype(np.float32),
+        name=name,
+        source_format="DICOM",
+        original_mode=f"{photometric} {bits}-bit",
+        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
+        notes=tuple(notes),
+        metadata=metadata,
+    )
+
+
+def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: list[str]) -> np.ndarray:
+    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1]."""
+    values = apply_modality_lut(stored, dataset).astype(np.float64)
+    if ("WindowCenter" in dataset and "WindowWidth" in dataset) or "VOILUTSequence" in dataset:
+        try:
+            windowed = apply_voi_lut(values, dataset)
+            # pydicom's output range depends on BitsStored, signedness and rescale; passing two extreme values
+            # through the same transform yields exactly that range.
+            low, high = apply_voi_lut(np.array([-1e12, 1e12]), dataset)
+        except ValueError as error:  # e.g. a window width below 1
+            notes.append(f"The file's window could not be applied ({error}); full range shown.")
+        else:
+            if high > low:
+                if "WindowCenter" in dataset:
+                    notes.append(
+                        f"Window centre {_first(dataset.WindowCenter)} / width {_first(dataset.WindowWidth)} "
+                        "from the file applied."
+                    )
+                else:
+                    notes.append("VOI LUT from the file applied.")
+                return (windowed - low) / (high - low)
+    else:
+        notes.append("No window in the file; the full range of the data is shown.")
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def _first(value: object) -> object:
+    """The first of a DICOM multi-value, or the value itself."""
+    return value[0] if isinstance(value, list | tuple | pydicom.multival.MultiValue) else value

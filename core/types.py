@@ -1,0 +1,102 @@
+"""Types passed between the stages of the workstation, and the conventions they follow.
+
+Conventions (written once, here):
+
+- **Image** – an X-ray's pixels are a ``float32`` array of shape ``(H, W)`` (rows, columns) with values in
+  ``[0, 1]``, displayed as a radiograph is read: 0 is black (little attenuation, air), 1 is white (bone, metal).
+  DICOM ``MONOCHROME1`` images are inverted on input so that this holds for every source. 8-bit data is divided
+  by 255; higher bit depths by the largest value their significant bits can hold; DICOM data goes through its
+  modality LUT (rescale slope/intercept) and VOI LUT (window centre/width) first.
+- ``uint8`` and BGR appear only around OpenCV calls inside :mod:`core.preprocess`.
+- Arrays held by these dataclasses are read-only, so a stage can never modify its input in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (the caller's array is left writable)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
+@dataclass(frozen=True)
+class XRay:
+    """A decoded radiograph in the project's convention.
+
+    Attributes
+    ----------
+    pixels : ndarray of float32, shape (H, W)
+        Intensities in ``[0, 1]``, 0 black (air), 1 white (bone).
+    name : str
+        The file name it came from (no directory), for messages and records.
+    source_format : str
+        ``"JPEG"``, ``"PNG"`` or ``"DICOM"``.
+    original_mode : str
+        How the file stored its pixels, e.g. ``"L 8-bit"``, ``"RGBA 8-bit"``, ``"MONOCHROME1 12-bit"``.
+    pixel_spacing_mm : tuple of float or None
+        ``(row, column)`` spacing in millimetres where the file states it (DICOM), else ``None``.
+    notes : tuple of str
+        What the loader did to reach the convention (EXIF rotation, alpha dropped, inversion, windowing), in
+        plain words for the user.
+    metadata : mapping of str to str
+        Technical tags worth showing (DICOM modality, body part, view position); no patient identifiers.
+    sha256 : str
+        Hex SHA-256 of the file's bytes: identifies an upload without storing it.
+    """
+
+    pixels: np.ndarray
+    name: str
+    source_format: str
+    original_mode: str
+    pixel_spacing_mm: tuple[float, float] | None = None
+    notes: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        pixels = np.asarray(self.pixels)
+        if pixels.ndim != 2 or pixels.dtype != np.float32:
+            raise TypeError(f"XRay.pixels must be a float32 (H, W) array, got {pixels.dtype} {pixels.shape}.")
+        object.__setattr__(self, "pixels", _frozen(pixels))
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` in pixels."""
+        return self.pixels.shape  # type: ignore[return-value]
+
+
+def pixels_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Convert an image in the convention (float in ``[0, 1]``) to ``uint8`` (0-255), clipping and rounding.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (H, W)
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W)
+    """
+    return np.rint(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def pixels_to_uint16(pixels: np.ndarray) -> np.ndarray:
+    """Convert an image in the convention to ``uint16`` (0-65535), for OpenCV calls that keep precision.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (H, W)
+
+    Returns
+    -------
+    ndarray of uint16, shape (H, W)
+    """
+    return np.rint(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.uint16)

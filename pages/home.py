@@ -1,0 +1,36 @@
+"""Home: what the workstation does, what it is not, and how to start."""
+
+import streamlit as st
+
+from ui.layout import RESEARCH_NOTICE
+
+st.title("Chest X-ray workstation")
+st.markdown(
+    """
+A browser workstation for looking closely at chest radiographs: clean them up, see what each filter does, and
+explore their intensities in 3D.
+
+**Available now**
+
+- **Preprocessing lab** — load a JPEG, PNG or DICOM chest X-ray (or a shipped sample) and chain the classical
+  steps: salt-and-pepper noise (to demonstrate denoising), median filter, CLAHE or histogram equalisation,
+  morphology (erosion, dilation, opening, closing, gradient, top-hat), min–max or z-score normalisation, and
+  resizing. Before and after side by side, PSNR and SSIM of every step, a 3D surface of pixel intensity, and the
+  result as a PNG download.
+"""
+)
+st.page_link("pages/preprocessing_lab.py", label="Open the preprocessing lab", icon=":material/science:")
+st.markdown(
+    """
+**How to start:** open the lab, upload an X-ray or keep the sample that is already selected, then switch steps
+on in the sidebar. Every control updates the result at once.
+
+**Input:** JPEG, PNG (8- or 16-bit, grey, colour, with transparency or a palette) and single-frame DICOM
+radiographs (windowing, rescale and MONOCHROME1 are honoured). Files up to 64 MB and 40 megapixels, at least
+64×64 px. Uploads are processed in memory and not stored.
+
+**Sample images:** six paediatric chest X-rays from Kermany et al., *Cell* 2018 (Mendeley Data,
+doi:10.17632/rscbjbr9sj, CC BY 4.0).
+"""
+)
+st.warning(RESEARCH_NOTICE, icon=":material/warning:")
