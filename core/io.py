@@ -128,7 +128,8 @@ def read_xray(data: bytes, *, name: str, limits: InputLimits = DEFAULT_LIMITS) -
     if len(data) > limits.max_bytes:
         raise InputError(_too_many_bytes(name, len(data), limits))
     has_preamble = data[128:132] == b"DICM"
-    if has_preamble or name.lower().endswith(_DICOM_EXTENSIONS):
+    is_raster = data.startswith((b"\x89PNG", b"\xff\xd8\xff"))  # PNG and JPEG signatures
+    if has_preamble or (name.lower().endswith(_DICOM_EXTENSIONS) and not is_raster):
         xray = _read_dicom(data, name=name, limits=limits, force=not has_preamble)
     else:
         xray = _read_raster(data, name=name, limits=limits)
@@ -288,6 +289,12 @@ def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> 
             f"'{name}' is not a readable DICOM file ({error}). Export it again from the PACS or viewer."
         ) from error
 
+    if force and not any(tag in dataset for tag in ("SOPClassUID", "Modality", "Rows", "PixelData")):
+        # Read without the "DICM" preamble, any bytes parse as some elements; a real file has these.
+        raise InputError(
+            f"'{name}' is not a readable DICOM file: it has neither the DICM preamble nor the usual DICOM elements. "
+            "Export it again from the PACS or viewer."
+        )
     if not any(tag in dataset for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         kind = getattr(dataset.get("SOPClassUID"), "name", None) or "unknown object type"
         raise InputError(

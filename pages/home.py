@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui.layout import RESEARCH_NOTICE
+from ui.navigation import page_setup
+
+page_setup()
 
 st.title("Chest X-ray workstation")
 st.markdown(

@@ -12,7 +12,10 @@ from core.errors import CoreError
 from core.export.figures import intensity_surface
 from core.io import encode_png
 from ui.inputs import describe_xray, pick_xray
+from ui.navigation import page_setup
 from ui.processing import assess_cached, morphology_views_cached, run_pipeline_cached
+
+page_setup()
 
 st.title("Preprocessing lab")
 
@@ -114,9 +117,12 @@ with morph_tab:
         columns[index % 3].image(pixels, caption=name, clamp=True, width="stretch")
 
 with surface_tab:
-    resolution = st.slider("Surface resolution (samples on the long side)", 32, 256, 128, 16, key="surface_resolution")
-    which = st.radio("Image", ["After", "Before"], horizontal=True, key="surface_image")
-    colours = st.selectbox("Colour scale", ["Viridis", "Gray", "Inferno", "Jet"], key="surface_colours")
+    resolution_column, image_column, colour_column = st.columns(3)
+    resolution = resolution_column.slider(
+        "Resolution (samples on the long side)", 32, 256, 128, 16, key="surface_resolution"
+    )
+    which = image_column.radio("Image", ["After", "Before"], horizontal=True, key="surface_image")
+    colours = colour_column.selectbox("Colour scale", ["Viridis", "Gray", "Inferno", "Jet"], key="surface_colours")
     pixels = shown if which == "After" else xray.pixels
     st.plotly_chart(
         intensity_surface(pixels, max_side=resolution, colorscale=colours, title=f"{which}: {xray.name}"),

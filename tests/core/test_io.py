@@ -1,0 +1,233 @@
+"""Decoding X-ray files: every supported kind, and a clear refusal for every bad one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import InputError
+from core.io import InputLimits, encode_png, read_xray, read_xray_file
+from tests.helpers import BASIC_TEXT_SR, encode, make_dicom, png_bomb, ramp
+
+# ------------------------------------------------------------------------------------------------------------------
+# Real images
+
+
+def test_reads_every_fullres_xray_in_the_convention(fullres_paths):
+    for path in fullres_paths:
+        xray = read_xray_file(path)
+        with Image.open(path) as original:
+            expected = np.asarray(original.convert("L"), dtype=np.float32) / 255
+        assert xray.pixels.dtype == np.float32
+        assert xray.shape == expected.shape
+        assert 0.0 <= xray.pixels.min() and xray.pixels.max() <= 1.0
+        # Grey (and grey stored as RGB) must match Pillow's own conversion to within one 8-bit level.
+        assert np.abs(xray.pixels - expected).max() <= 1 / 255 + 1e-6, path.name
+        assert xray.source_format == "JPEG"
+        assert not any("Colour" in note for note in xray.notes), path.name
+        assert len(xray.sha256) == 64
+
+
+def test_pixels_are_read_only(real_xray):
+    with pytest.raises(ValueError, match="read-only"):
+        real_xray.pixels[0, 0] = 1.0
+
+
+def test_png_round_trip_keeps_8bit_values():
+    pixels = ramp(80, 256)
+    xray = read_xray(encode_png(pixels), name="ramp.png")
+    assert xray.source_format == "PNG"
+    assert np.abs(xray.pixels - pixels).max() <= 0.5 / 255 + 1e-6  # rounding to 8 bits
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# PNG and JPEG variants
+
+
+def test_16bit_png_keeps_its_precision_and_uses_its_significant_bits():
+    values = np.tile(np.arange(0, 4096, 4, dtype=np.uint16), (80, 1))  # 12-bit data in a 16-bit PNG
+    xray = read_xray(encode(Image.fromarray(values)), name="twelve_bit.png")
+    assert xray.pixels.max() == pytest.approx(4092 / 4095)
+    assert len(np.unique(xray.pixels)) == 1024  # more levels than 8 bits could hold
+    assert any("12-bit" in note for note in xray.notes)
+
+
+def test_full_16bit_png_is_scaled_by_65535():
+    values = np.tile(np.linspace(0, 65535, 300).astype(np.uint16), (70, 1))
+    xray = read_xray(encode(Image.fromarray(values)), name="sixteen.png")
+    assert xray.pixels.max() == pytest.approx(1.0)
+    assert xray.pixels.min() == 0.0
+
+
+def test_rgba_is_composited_over_black():
+    grey = (ramp(80, 100) * 255).astype(np.uint8)
+    alpha = np.full_like(grey, 255)
+    alpha[:, :50] = 0  # left half transparent
+    rgba = np.dstack([grey, grey, grey, alpha])
+    xray = read_xray(encode(Image.fromarray(rgba, "RGBA")), name="rgba.png")
+    assert np.all(xray.pixels[:, :50] == 0)
+    assert np.allclose(xray.pixels[:, 50:], grey[:, 50:] / 255, atol=1e-6)
+    assert any("Transparent" in note for note in xray.notes)
+
+
+def test_opaque_rgba_and_grey_rgb_equal_grey():
+    grey = (ramp(80, 100) * 255).astype(np.uint8)
+    rgb = np.dstack([grey] * 3)
+    for image in (Image.fromarray(rgb), Image.fromarray(np.dstack([rgb, np.full_like(grey, 255)]), "RGBA")):
+        xray = read_xray(encode(image), name="grey.png")
+        assert np.allclose(xray.pixels, grey / 255, atol=1e-6)
+        assert xray.notes == ()
+
+
+def test_colour_photograph_is_converted_and_flagged():
+    colour = np.zeros((80, 80, 3), dtype=np.uint8)
+    colour[..., 0] = 200  # red
+    xray = read_xray(encode(colour), name="photo.png")
+    assert xray.pixels.max() == pytest.approx(0.299 * 200 / 255, abs=1e-3)
+    assert any("Colour image" in note for note in xray.notes)
+
+
+def test_palette_png_decodes_to_its_grey_levels():
+    grey = (ramp(70, 90) * 255).astype(np.uint8)
+    palette_image = Image.fromarray(grey).convert("P")
+    xray = read_xray(encode(palette_image), name="palette.png")
+    assert np.allclose(xray.pixels, np.asarray(palette_image.convert("L")) / 255, atol=1e-6)
+
+
+def test_exif_orientation_is_honoured():
+    pixels = np.zeros((80, 120), dtype=np.uint8)
+    pixels[:10, :] = 255  # a white band along the top of the stored (landscape) image
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    xray = read_xray(encode(image, "JPEG", exif=exif, quality=95), name="phone.jpg")
+    assert xray.shape == (120, 80)  # displayed upright: portrait
+    assert xray.pixels[:, -10:].mean() > 0.9  # the top band is now on the right
+    assert xray.pixels[:, :-12].mean() < 0.1
+    assert any("EXIF orientation 6" in note for note in xray.notes)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# DICOM
+
+
+def test_dicom_monochrome2_window_and_spacing():
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))  # 0..3960 across 100 columns
+    data = make_dicom(stored, window=(2000, 1000))
+    xray = read_xray(data, name="chest.dcm")
+    assert xray.source_format == "DICOM"
+    assert xray.pixel_spacing_mm == (0.15, 0.15)
+    # Below centre - width/2 is black, above centre + width/2 white, the centre mid-grey.
+    assert np.all(xray.pixels[:, stored[0] < 1490] == 0)
+    assert np.all(xray.pixels[:, stored[0] > 2510] == 1)
+    assert xray.pixels[0, 50] == pytest.approx(0.5, abs=0.01)  # stored 2000
+    assert xray.metadata["Modality"] == "DX"
+    assert "PatientName" not in xray.metadata
+
+
+def test_dicom_monochrome1_is_inverted():
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))
+    mono2 = read_xray(make_dicom(stored), name="m2.dcm").pixels
+    mono1 = read_xray(make_dicom(stored, photometric="MONOCHROME1"), name="m1.dcm")
+    assert np.allclose(mono1.pixels, 1 - mono2, atol=1e-6)
+    assert any("MONOCHROME1" in note for note in mono1.notes)
+
+
+def test_dicom_rescale_slope_intercept_then_window_in_hounsfield_units():
+    # CT-style: stored = HU + 1024, signed 16-bit, soft-tissue window 40/400 HU.
+    hounsfield = np.tile(np.linspace(-1000, 1000, 101), (70, 1))
+    data = make_dicom(hounsfield + 1024, bits_stored=16, signed=True, window=(40, 400), rescale=(1, -1024))
+    xray = read_xray(data, name="ct.dcm")
+    assert np.all(xray.pixels[hounsfield < -161] == 0)
+    assert np.all(xray.pixels[hounsfield > 241] == 1)
+    assert xray.pixels[0, 51] == pytest.approx((20 - (40 - 0.5)) / 399 + 0.5, abs=1e-3)  # 20 HU
+
+
+def test_dicom_without_window_uses_the_full_range():
+    stored = np.tile(np.arange(100, 1100, 10, dtype=np.uint16), (70, 1))
+    xray = read_xray(make_dicom(stored), name="nowindow.dcm")
+    assert xray.pixels.min() == 0 and xray.pixels.max() == 1
+    assert any("full range" in note for note in xray.notes)
+
+
+def test_dicom_without_preamble_is_read_by_extension():
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))
+    xray = read_xray(make_dicom(stored, preamble=False), name="legacy.dcm")
+    assert xray.shape == (70, 100)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Refusals: each a sentence naming the file and what to do
+
+
+def _refusal(data: bytes, name: str, limits: InputLimits | None = None) -> str:
+    with pytest.raises(InputError) as caught:
+        read_xray(data, name=name, **({"limits": limits} if limits else {}))
+    message = str(caught.value)
+    assert name in message and message.endswith("."), message
+    return message
+
+
+def test_empty_upload():
+    assert "empty" in _refusal(b"", "nothing.png")
+
+
+def test_text_file_named_png():
+    assert "not an image" in _refusal(b"patient: 42\nfindings: none\n" * 10, "notes.png")
+
+
+def test_truncated_jpeg(real_xray, fullres_paths):
+    data = fullres_paths[0].read_bytes()
+    assert "truncated or corrupt" in _refusal(data[: len(data) // 2], "cut.jpeg")
+
+
+def test_20000_by_20000_decompression_bomb():
+    message = _refusal(png_bomb(20_000), "bomb.png")
+    assert "megapixels" in message
+
+
+def test_image_over_our_pixel_limit_but_under_pillows():
+    limits = InputLimits(max_pixels=1_000_000)
+    message = _refusal(encode(np.zeros((1200, 1000), dtype=np.uint8)), "big.png", limits)
+    assert "1000×1200 px" in message and "megapixels" in message
+
+
+def test_10_by_10_image():
+    assert "at least 64×64" in _refusal(encode(np.zeros((10, 10), dtype=np.uint8)), "tiny.png")
+
+
+def test_file_over_the_byte_limit():
+    assert "MB" in _refusal(b"\x00" * 2048, "huge.png", InputLimits(max_bytes=1024))
+
+
+def test_unsupported_format():
+    assert "JPEG, PNG and DICOM" in _refusal(encode(np.zeros((80, 80), dtype=np.uint8), "BMP"), "scan.bmp")
+
+
+def test_dicom_without_pixel_data():
+    message = _refusal(make_dicom(None, sop_class=BASIC_TEXT_SR), "report.dcm")
+    assert "without pixel data" in message and "Basic Text SR" in message
+
+
+def test_multiframe_dicom():
+    frames = np.zeros((3, 70, 70), dtype=np.uint16)
+    assert "3 frames" in _refusal(make_dicom(frames, frames=3), "cine.dcm")
+
+
+def test_garbage_named_dcm():
+    assert "not a readable DICOM" in _refusal(b"\x01\x02garbage" * 50, "broken.dcm")
+
+
+def test_tiny_dicom():
+    assert "at least 64×64" in _refusal(make_dicom(np.zeros((20, 20))), "tiny.dcm")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="No file at"):
+        read_xray_file(tmp_path / "absent.png")
+
+
+def test_png_misnamed_as_dcm_is_read_as_png():
+    xray = read_xray(encode(np.zeros((70, 70), dtype=np.uint8)), name="misnamed.dcm")
+    assert xray.source_format == "PNG"

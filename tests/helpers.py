@@ -1,0 +1,99 @@
+"""Builders of small test files (PNG, JPEG, DICOM, decompression bombs) and images with known answers."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
+DIGITAL_XRAY_STORAGE = UID("1.2.840.10008.5.1.4.1.1.1.1")  # Digital X-Ray Image Storage - For Presentation
+BASIC_TEXT_SR = UID("1.2.840.10008.5.1.4.1.1.88.11")  # a structured report: no pixels
+
+
+def encode(image: Image.Image | np.ndarray, fmt: str = "PNG", **params) -> bytes:
+    """Encode a Pillow image (or an array Pillow understands) to bytes."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def ramp(height: int = 96, width: int = 128) -> np.ndarray:
+    """A horizontal ramp from 0 to 1, float32 ``(height, width)``."""
+    return np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
+
+
+def disk_image(size: int = 128, radius: int = 30, *, value: float = 1.0) -> np.ndarray:
+    """A bright disk centred on a black square, float32."""
+    rows, columns = np.mgrid[:size, :size]
+    centre = (size - 1) / 2
+    return (((rows - centre) ** 2 + (columns - centre) ** 2) <= radius**2).astype(np.float32) * value
+
+
+def make_dicom(
+    stored: np.ndarray | None,
+    *,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int = 12,
+    signed: bool = False,
+    window: tuple[float, float] | None = None,
+    rescale: tuple[float, float] | None = None,
+    frames: int = 1,
+    sop_class: UID = DIGITAL_XRAY_STORAGE,
+    preamble: bool = True,
+) -> bytes:
+    """A DICOM file holding ``stored`` (``(H, W)`` or ``(frames, H, W)`` integers), or no pixels if ``None``.
+
+    ``window`` is (centre, width); ``rescale`` is (slope, intercept).
+    """
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = sop_class
+    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    dataset.Modality = "DX"
+    dataset.BodyPartExamined = "CHEST"
+    dataset.PatientName = "Test^Patient"
+    if stored is not None:
+        dtype = np.int16 if signed else np.uint16
+        array = np.asarray(stored).astype(dtype)
+        dataset.Rows, dataset.Columns = array.shape[-2:]
+        dataset.SamplesPerPixel = 1
+        dataset.PhotometricInterpretation = photometric
+        dataset.BitsAllocated = 16
+        dataset.BitsStored = bits_stored
+        dataset.HighBit = bits_stored - 1
+        dataset.PixelRepresentation = int(signed)
+        dataset.PixelSpacing = [0.15, 0.15]
+        if frames > 1:
+            dataset.NumberOfFrames = frames
+        if window is not None:
+            dataset.WindowCenter, dataset.WindowWidth = window
+        if rescale is not None:
+            dataset.RescaleSlope, dataset.RescaleIntercept = rescale
+        dataset.PixelData = array.tobytes()
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=preamble, implicit_vr=False, little_endian=True)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bomb(side: int = 20_000) -> bytes:
+    """A valid 8-bit greyscale PNG of ``side × side`` black pixels: a few hundred KB that decode to side² bytes."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)  # filter byte + pixels
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")

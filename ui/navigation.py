@@ -1,0 +1,41 @@
+"""The app's pages and the router that runs them.
+
+Streamlit treats a folder named ``pages/`` beside the entry point as an old-style ("v1") multipage app until
+``st.navigation`` has run once in the server process, and ``AppTest.switch_page`` likewise runs a page file on
+its own. A page opened that way would miss the router's page configuration, sidebar notice and navigation.
+:func:`page_setup`, called first by every page, notices this and runs the router, which renders the same page
+(it resolves the page from the URL), then stops the outer run. No rerun is involved, so widget values survive.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from ui.layout import research_notice
+
+PAGES = {
+    "pages/home.py": {"title": "Home", "icon": ":material/home:", "default": True},
+    "pages/preprocessing_lab.py": {"title": "Preprocessing lab", "icon": ":material/science:"},
+}
+_routing = threading.local()  # each session's script runs in its own thread
+
+
+def run_router() -> None:
+    """Page configuration, navigation, the shared sidebar, then the chosen page (the whole of ``app.py``)."""
+    st.set_page_config(page_title="X-ray workstation", page_icon=":material/radiology:", layout="wide")
+    page = st.navigation([st.Page(path, **options) for path, options in PAGES.items()])
+    research_notice()
+    _routing.active = True
+    try:
+        page.run()
+    finally:
+        _routing.active = False
+
+
+def page_setup() -> None:
+    """First call of every page: run the page through the router if Streamlit ran it alone."""
+    if not getattr(_routing, "active", False):
+        run_router()
+        st.stop()
