@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, skip_unless_ci
 
 CHROMIUM = os.environ.get("XRAY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("XRAY_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
@@ -60,7 +60,7 @@ def app_url() -> Iterator[str]:
 def browser():
     """Headless Chromium; skipped with the reason where Debian's chromium is not installed (CI installs it)."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium)")
+        skip_unless_ci(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

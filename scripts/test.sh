@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what the tests need, then run them: `bash scripts/test.sh [pytest options]`.
+#
+# - the project with its test extras (pytest, Playwright's Python driver, ruff);
+# - Debian's Chromium for the browser tests (Playwright's own browser download is not used), when missing and
+#   this shell may install system packages; otherwise those tests skip and say why.
+# Threads are limited: two cores are shared by pytest, the app under test and the browser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Note: /usr/bin/chromium is missing; browser tests will skip (as root: apt-get install -y chromium)." >&2
+  fi
+fi
+
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+exec python -m pytest "$@"
