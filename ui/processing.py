@@ -54,7 +54,7 @@ def _morphology(
     source = stages[-2] if steps and steps[-1].is_geometric else stages[-1]
     views = preprocess.morphology_views(pipeline.to_display(source), shape=shape, size=size)
     return {
-        _MORPHOLOGY_LABELS[op]: preprocess.normalize_minmax(view) if op in _STRETCHED else view
+        _MORPHOLOGY_LABELS[op]: preprocess.normalize_minmax(view, high_percentile=99.9) if op in _STRETCHED else view
         for op, view in views.items()
     }
 

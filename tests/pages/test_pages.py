@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT
-from tests.helpers import encode
+from tests.helpers import encode, make_dicom
 
 TIMEOUT_S = 120  # first runs import OpenCV, scikit-image and Plotly
 
@@ -85,3 +85,14 @@ def test_lab_bad_upload_is_a_sentence_not_a_traceback(name, data, expected):
     app.file_uploader(key="lab_upload").upload(name, data).run()
     assert not app.exception
     assert expected in app.error[0].value
+
+
+def test_lab_shows_what_the_loader_did_with_a_monochrome1_dicom():
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (80, 1))
+    app = _run("pages/preprocessing_lab.py")
+    app.file_uploader(key="lab_upload").upload("chest.dcm", make_dicom(stored, photometric="MONOCHROME1")).run()
+    assert not app.exception and not app.error
+    captions = " ".join(c.value for c in app.caption)
+    assert "chest.dcm** · DICOM · MONOCHROME1 12-bit · 100×80 px · 0.15×0.15 mm/px" in captions
+    assert "inverted so that bone is white" in captions
+    assert "Modality: DX" in captions and "Test^Patient" not in captions
