@@ -86,6 +86,27 @@ def make_dicom(
     return buffer.getvalue()
 
 
+def compress_dicom(data: bytes, syntax: str, tmp_dir) -> bytes:
+    """Re-encode a DICOM file's pixels with GDCM; ``syntax`` names a ``gdcm.TransferSyntax`` constant."""
+    import gdcm
+
+    source, target = tmp_dir / "plain.dcm", tmp_dir / "compressed.dcm"
+    source.write_bytes(data)
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(source))
+    assert reader.Read()
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(getattr(gdcm.TransferSyntax, syntax)))
+    change.SetInput(reader.GetImage())
+    assert change.Change()
+    writer = gdcm.ImageWriter()
+    writer.SetFileName(str(target))
+    writer.SetFile(reader.GetFile())
+    writer.SetImage(change.GetOutput())
+    assert writer.Write()
+    return target.read_bytes()
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 

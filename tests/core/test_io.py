@@ -8,7 +8,7 @@ from PIL import Image
 
 from core.errors import InputError
 from core.io import InputLimits, encode_png, read_xray, read_xray_file
-from tests.helpers import BASIC_TEXT_SR, encode, make_dicom, png_bomb, ramp
+from tests.helpers import BASIC_TEXT_SR, compress_dicom, encode, make_dicom, png_bomb, ramp
 
 # ------------------------------------------------------------------------------------------------------------------
 # Real images
@@ -155,6 +155,25 @@ def test_dicom_without_preamble_is_read_by_extension():
     stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))
     xray = read_xray(make_dicom(stored, preamble=False), name="legacy.dcm")
     assert xray.shape == (70, 100)
+
+
+@pytest.mark.parametrize("syntax", ["JPEGLosslessProcess14_1", "JPEGLSLossless", "RLELossless"])
+def test_compressed_dicom_decodes_losslessly(tmp_path, syntax):
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))
+    plain = make_dicom(stored)
+    compressed = compress_dicom(plain, syntax, tmp_path)
+    assert len(compressed) < len(plain)
+    assert np.array_equal(read_xray(compressed, name="c.dcm").pixels, read_xray(plain, name="p.dcm").pixels)
+
+
+def test_dicom_with_undecodable_pixel_data_says_so(tmp_path):
+    stored = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (70, 1))
+    compressed = bytearray(compress_dicom(make_dicom(stored), "JPEGLosslessProcess14_1", tmp_path))
+    start = compressed.index(b"\xff\xd8")  # the JPEG stream inside the pixel data
+    compressed[start + 200 : start + 600] = b"\x00" * 400  # corrupt the entropy-coded data and markers
+    compressed[start : start + 2] = b"\x00\x00"
+    message = _refusal(bytes(compressed), "broken_jpeg.dcm")
+    assert "cannot be decoded" in message
 
 
 # ------------------------------------------------------------------------------------------------------------------
