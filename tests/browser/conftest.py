@@ -32,7 +32,8 @@ def app_url() -> Iterator[str]:
     """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    log = (ARTIFACTS / "streamlit.log").open("w") if ARTIFACTS.mkdir(parents=True, exist_ok=True) is None else None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = (ARTIFACTS / "streamlit.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
