@@ -28,7 +28,9 @@ __all__ = [
     "Stage",
     "Step",
     "ZScoreNormalization",
+    "assess_stage",
     "assess_stages",
+    "extend_pipeline",
     "run_pipeline",
     "to_display",
 ]
@@ -221,45 +223,69 @@ def run_pipeline(pixels: np.ndarray, steps: Sequence[Step]) -> tuple[Stage, ...]
     """
     current = np.array(pixels, dtype=np.float32)  # a private copy, so the caller's array is never shared
     current.setflags(write=False)
-    unit_range = True
-    stages = [Stage(step=None, pixels=current, in_unit_range=True)]
+    stages: tuple[Stage, ...] = (Stage(step=None, pixels=current, in_unit_range=True),)
     for step in steps:
-        if step.needs_unit_range and not unit_range:
-            raise InputError(
-                f"'{step.label}' expects an image in [0, 1] but follows z-score normalisation; "
-                "move the z-score to the end of the pipeline."
-            )
-        current = step.apply(current)
-        current.setflags(write=False)
-        unit_range = {"unit": True, "real": False}.get(step.output_range, unit_range)
-        stages.append(Stage(step=step, pixels=current, in_unit_range=unit_range))
-    return tuple(stages)
+        stages = extend_pipeline(stages, step)
+    return stages
 
 
-def assess_stages(stages: Sequence[Stage]) -> list[Quality | None]:
-    """PSNR and SSIM of every stage against the pipeline's input.
+def extend_pipeline(stages: Sequence[Stage], step: Step) -> tuple[Stage, ...]:
+    """Apply one more step to the last stage of a pipeline run (lets callers cache runs by prefix).
 
-    The input is carried through the geometric steps (resizing) so that shapes match: a resize is thus judged
-    by what it changes beyond its geometry. Stages outside [0, 1] (after z-score) get ``None``: PSNR and SSIM
-    on another intensity scale mean nothing.
+    Parameters
+    ----------
+    stages : sequence of Stage
+        A run from :func:`run_pipeline` (at least the input stage).
+    step : Step
+
+    Returns
+    -------
+    tuple of Stage
+        ``stages`` followed by the new stage.
+    """
+    last = stages[-1]
+    if step.needs_unit_range and not last.in_unit_range:
+        raise InputError(
+            f"'{step.label}' expects an image in [0, 1] but follows z-score normalisation; "
+            "move the z-score to the end of the pipeline."
+        )
+    output = step.apply(last.pixels)
+    output.setflags(write=False)
+    in_unit_range = {"unit": True, "real": False}.get(step.output_range, last.in_unit_range)
+    return (*stages, Stage(step=step, pixels=output, in_unit_range=in_unit_range))
+
+
+def assess_stage(stages: Sequence[Stage], index: int) -> Quality | None:
+    """PSNR and SSIM of one stage against the pipeline's input.
+
+    The input is carried through the geometric steps (resizing) up to that stage so that shapes match: a resize is
+    thus judged by what it changes beyond its geometry. A stage outside [0, 1] (after z-score) gets ``None``: PSNR
+    and SSIM on another intensity scale mean nothing.
 
     Parameters
     ----------
     stages : sequence of Stage
         As returned by :func:`run_pipeline`.
+    index : int
+        Which stage; 0 is the input (perfect against itself).
 
     Returns
     -------
-    list of Quality or None
-        One entry per stage; the first (the input against itself) is perfect.
+    Quality or None
     """
+    stage = stages[index]
+    if not stage.in_unit_range:
+        return None
     reference = stages[0].pixels
-    qualities: list[Quality | None] = []
-    for stage in stages:
-        if stage.step is not None and stage.step.is_geometric:
-            reference = stage.step.apply(reference)
-        qualities.append(compare(reference, stage.pixels) if stage.in_unit_range else None)
-    return qualities
+    for earlier in stages[1 : index + 1]:
+        if earlier.step is not None and earlier.step.is_geometric:
+            reference = earlier.step.apply(reference)
+    return compare(reference, stage.pixels)
+
+
+def assess_stages(stages: Sequence[Stage]) -> list[Quality | None]:
+    """:func:`assess_stage` for every stage, in order."""
+    return [assess_stage(stages, index) for index in range(len(stages))]
 
 
 def to_display(stage: Stage) -> np.ndarray:

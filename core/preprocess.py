@@ -28,6 +28,7 @@ __all__ = [
     "morphology_views",
     "normalize_minmax",
     "resize",
+    "shrink_to_fit",
     "standardize",
     "structuring_element",
 ]
@@ -284,6 +285,28 @@ def resize(
     canvas = np.full((target_h, target_w), pad_value, dtype=np.float32)
     canvas[top : top + new_h, left : left + new_w] = _resample(image, new_h, new_w)
     return canvas
+
+
+def shrink_to_fit(pixels: np.ndarray, *, max_side: int) -> np.ndarray:
+    """Shrink an image, keeping its aspect ratio, so that its longer side is at most ``max_side`` pixels.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (H, W)
+    max_side : int
+        Largest side of the result, at least 2.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w)
+        With ``max(h, w) <= max_side``; a copy of the input if it is already small enough (never enlarged).
+    """
+    image = _image(pixels)
+    if int(max_side) < 2:
+        raise InputError(f"An image needs at least 2 pixels per side; got max_side={max_side}.")
+    height, width = image.shape
+    scale = min(1.0, int(max_side) / max(height, width))
+    return _resample(image, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
 def _resample(image: np.ndarray, height: int, width: int) -> np.ndarray:

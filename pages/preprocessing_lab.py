@@ -13,7 +13,7 @@ from core.export.figures import intensity_surface
 from core.io import encode_png
 from ui.inputs import describe_xray, pick_xray
 from ui.navigation import page_setup
-from ui.processing import assess_cached, morphology_views_cached, run_pipeline_cached
+from ui.processing import assess_cached, for_display, morphology_views_cached, run_pipeline_cached
 
 page_setup()
 
@@ -92,14 +92,21 @@ before_tab, morph_tab, surface_tab, stages_tab = st.tabs(
 
 with before_tab:
     left, right = st.columns(2)
-    left.image(xray.pixels, caption=f"Before · {xray.shape[1]}×{xray.shape[0]} px", clamp=True, width="stretch")
+    left.image(
+        for_display(xray.pixels), caption=f"Before · {xray.shape[1]}×{xray.shape[0]} px", clamp=True, width="stretch"
+    )
     recipe = " → ".join(step.label for step in steps) or "no step"
-    right.image(shown, caption=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}", clamp=True, width="stretch")
+    right.image(
+        for_display(shown),
+        caption=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}",
+        clamp=True,
+        width="stretch",
+    )
     if not result.in_unit_range:
         right.caption("Z-scored values are stretched to black–white for display; the download holds the same view.")
     st.download_button(
         "Download processed image (PNG)",
-        data=encode_png(shown),
+        data=lambda: encode_png(shown),  # encoded on click only: a 5-megapixel PNG takes ~1 s
         file_name=f"{Path(xray.name).stem}_processed.png",
         mime="image/png",
         key="download_png",
@@ -155,5 +162,5 @@ with stages_tab:
     columns = st.columns(min(4, len(stages)))
     for index, stage in enumerate(stages):
         columns[index % len(columns)].image(
-            pipeline.to_display(stage), caption=stage.label, clamp=True, width="stretch"
+            for_display(pipeline.to_display(stage)), caption=stage.label, clamp=True, width="stretch"
         )

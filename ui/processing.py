@@ -23,26 +23,36 @@ _MORPHOLOGY_LABELS = {
     "blackhat": "Black-hat (stretched for display)",
 }
 _STRETCHED = ("gradient", "tophat", "blackhat")  # small differences, invisible unless stretched
+# Pages show images at most ~1200 px wide; sending full-size 5-megapixel images would only slow every rerun.
+DISPLAY_MAX_SIDE = 1200
 
 
-@st.cache_resource(max_entries=4, show_spinner="Processing…")
+def for_display(pixels: np.ndarray) -> np.ndarray:
+    """A copy small enough to send to the browser (the computation itself stays at full resolution)."""
+    return preprocess.shrink_to_fit(pixels, max_side=DISPLAY_MAX_SIDE)
+
+
+# Cached by prefix: moving the control of the last step recomputes that step only, not the ones before it.
+@st.cache_resource(max_entries=16, show_spinner="Processing…")
 def _run(_xray: XRay, sha256: str, steps: tuple[pipeline.Step, ...]) -> tuple[pipeline.Stage, ...]:
-    return pipeline.run_pipeline(_xray.pixels, steps)
+    if not steps:
+        return pipeline.run_pipeline(_xray.pixels, ())
+    return pipeline.extend_pipeline(_run(_xray, sha256, steps[:-1]), steps[-1])
 
 
 def run_pipeline_cached(xray: XRay, steps: tuple[pipeline.Step, ...]) -> tuple[pipeline.Stage, ...]:
-    """:func:`core.pipeline.run_pipeline` on the X-ray, computed once per image and recipe."""
+    """:func:`core.pipeline.run_pipeline` on the X-ray, each prefix of the recipe computed once."""
     return _run(xray, xray.sha256, steps)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring PSNR and SSIM…")
-def _assess(_xray: XRay, sha256: str, steps: tuple[pipeline.Step, ...]) -> list[Quality | None]:
-    return pipeline.assess_stages(run_pipeline_cached(_xray, steps))
+@st.cache_resource(max_entries=32, show_spinner="Measuring PSNR and SSIM…")
+def _assess_last(_xray: XRay, sha256: str, steps: tuple[pipeline.Step, ...]) -> Quality | None:
+    return pipeline.assess_stage(_run(_xray, sha256, steps), len(steps))
 
 
 def assess_cached(xray: XRay, steps: tuple[pipeline.Step, ...]) -> list[Quality | None]:
-    """:func:`core.pipeline.assess_stages` for the X-ray's pipeline, computed once per image and recipe."""
-    return _assess(xray, xray.sha256, steps)
+    """:func:`core.pipeline.assess_stages` for the X-ray's pipeline, each stage measured once per prefix."""
+    return [_assess_last(xray, xray.sha256, steps[:count]) for count in range(len(steps) + 1)]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Computing morphological views…")
@@ -54,7 +64,9 @@ def _morphology(
     source = stages[-2] if steps and steps[-1].is_geometric else stages[-1]
     views = preprocess.morphology_views(pipeline.to_display(source), shape=shape, size=size)
     return {
-        _MORPHOLOGY_LABELS[op]: preprocess.normalize_minmax(view, high_percentile=99.9) if op in _STRETCHED else view
+        _MORPHOLOGY_LABELS[op]: for_display(
+            preprocess.normalize_minmax(view, high_percentile=99.9) if op in _STRETCHED else view
+        )
         for op, view in views.items()
     }
 

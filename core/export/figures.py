@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.errors import InputError
-from core.preprocess import resize
+from core.preprocess import shrink_to_fit
 
 __all__ = ["downsample_for_surface", "intensity_surface"]
 
@@ -30,10 +30,7 @@ def downsample_for_surface(pixels: np.ndarray, *, max_side: int = 160) -> np.nda
     """
     if max_side < 8:
         raise InputError(f"The surface needs at least 8 samples per side; got max_side={max_side}.")
-    height, width = np.shape(pixels)
-    scale = min(1.0, max_side / max(height, width))
-    size = (max(2, round(height * scale)), max(2, round(width * scale)))
-    return resize(pixels, size=size, keep_aspect=False)
+    return shrink_to_fit(pixels, max_side=max_side)
 
 
 def intensity_surface(

@@ -62,3 +62,10 @@ def test_steps_are_values():
     assert len({pipeline.Clahe(), pipeline.Clahe(), pipeline.Clahe(clip_limit=3)}) == 2
     assert "5×5" in pipeline.MedianFilter(kernel_size=5).label
     assert "stretched" in pipeline.Resize(keep_aspect=False).label
+
+
+def test_extending_a_prefix_equals_running_the_whole_pipeline(real_xray):
+    whole = pipeline.run_pipeline(real_xray.pixels, DENOISING)
+    extended = pipeline.extend_pipeline(pipeline.run_pipeline(real_xray.pixels, DENOISING[:-1]), DENOISING[-1])
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(whole, extended, strict=True))
+    assert pipeline.assess_stage(whole, 2) == pipeline.assess_stages(whole)[2]
