@@ -1,0 +1,1 @@
+"""Classification of chest X-rays (NORMAL / PNEUMONIA): data, and later models, training and evaluation."""
