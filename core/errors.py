@@ -12,3 +12,7 @@ class CoreError(Exception):
 
 class InputError(CoreError, ValueError):
     """The input (a file, an array, a parameter) cannot be used; the message says why and how to fix it."""
+
+
+class ModelError(CoreError):
+    """A model cannot be built, loaded or used: a missing or foreign checkpoint, weights that cannot be fetched."""

@@ -1,0 +1,108 @@
+"""Command line: ``python -m core {train,evaluate} ...`` (``python -m core COMMAND --help`` for options)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from core.errors import CoreError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from core.classify.train import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data,
+        out=args.out,
+        arch=args.arch,
+        epochs=args.epochs,
+        input_size=args.input_size,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        balance=args.balance,
+        augment=not args.no_augment,
+        pretrained=args.pretrained,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        target_sensitivity=args.target_sensitivity,
+        snapshot_epochs=tuple(args.snapshots),
+        per_class_limit=args.per_class_limit,
+        threads=args.threads,
+        device=args.device,
+    )
+    model = train(config, log=lambda line: print(line, flush=True))
+    print(model)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from core.classify.evaluate import evaluate_model
+
+    figures = evaluate_model(args.model, args.data, split=args.split)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        ci = figures["ci95"]
+        print(
+            f"{figures['model']['file']} on {args.split} (n={figures['n']}): accuracy {figures['accuracy']:.4f} "
+            f"[{ci['accuracy'][0]:.4f}, {ci['accuracy'][1]:.4f}], sensitivity {figures['sensitivity']:.4f}, "
+            f"specificity {figures['specificity']:.4f}, AUC {figures['auc']:.4f} [{ci['auc'][0]:.4f}, "
+            f"{ci['auc'][1]:.4f}], ECE {figures['ece']:.4f}, confusion [[TN, FP], [FN, TP]] {figures['confusion']}"
+        )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH
+    from core.classify.models import ARCHITECTURES
+    from core.classify.train import BALANCE_MODES, TrainConfig
+
+    defaults = TrainConfig(data="", out="")
+    parser = argparse.ArgumentParser(prog="python -m core", description="Chest X-ray workstation tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a NORMAL/PNEUMONIA classifier (resumes a stopped run)")
+    train.add_argument("--data", required=True, help="folder with train/ (and test/) holding NORMAL/ and PNEUMONIA/")
+    train.add_argument("--out", required=True, help="output folder (checkpoints, history.json, model.pt)")
+    train.add_argument("--arch", default=defaults.arch, choices=list(ARCHITECTURES))
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--input-size", type=int, default=defaults.input_size, help="model input side in pixels")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (one-cycle)")
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--balance", default=defaults.balance, choices=BALANCE_MODES, help="class imbalance handling")
+    train.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    train.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (needs a network)")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
+    train.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
+    train.add_argument("--snapshots", type=int, nargs="*", default=[], help="epochs to keep calibrated snapshots of")
+    train.add_argument("--per-class-limit", type=int, help="at most this many train images per class (quick runs)")
+    train.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 0)) or None)
+    train.add_argument("--device", help="cpu, cuda, cuda:1... (default: a GPU if there is one)")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a model on a split; figures with 95%% intervals")
+    evaluate.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")
+    evaluate.add_argument("--data", required=True, help="data folder holding SPLIT/NORMAL and SPLIT/PNEUMONIA")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,486 @@
+"""Training a classifier: seeded, resumable, with the model chosen, calibrated and thresholded on validation only.
+
+One run writes into its output folder::
+
+    last.pt          every epoch: weights, optimiser, scheduler, RNG state and history (to resume after a crash)
+    best.pt          the epoch with the lowest validation loss so far
+    epochNNN.pt      snapshots at the requested epochs (e.g. for the seed paper's 10/20/50-epoch table)
+    model.pt         the result: best.pt with temperature, threshold and figures in its metadata
+    history.json     per-epoch training and validation loss and accuracy
+
+The validation set is carved out of ``train/`` by patient (:func:`~core.classify.data.split_by_patient`).
+Everything that is chosen (the epoch, the temperature, the threshold) is chosen on it. The test split, when the
+data folder has one, is evaluated once at the very end and only reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
+from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.data import LABELS, ImageRecord, count_labels, load_images, scan_dataset, split_by_patient
+from core.classify.evaluate import evaluate_arrays, predict_logits
+from core.classify.metrics import binary_metrics
+from core.classify.models import ARCHITECTURES, build_model
+from core.classify.transforms import augment, model_input, sample_augmentation
+from core.errors import InputError
+
+__all__ = ["BALANCE_MODES", "TrainConfig", "finalize", "train"]
+
+BALANCE_MODES = ("loss", "sampler", "none")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The recipe of a training run (stored in the checkpoint).
+
+    Attributes
+    ----------
+    data : str
+        Data folder with ``train/`` (and optionally ``test/``) holding ``NORMAL/`` and ``PNEUMONIA/``.
+    out : str
+        Output folder.
+    arch : str
+        A key of :data:`~core.classify.models.ARCHITECTURES`.
+    epochs : int
+    input_size : int
+        Side of the square model input, in pixels.
+    batch_size : int
+    learning_rate : float
+        Peak learning rate of the one-cycle schedule (AdamW).
+    weight_decay : float
+    balance : str
+        Class imbalance: ``"loss"`` weights each class's images to equal total weight, ``"sampler"`` draws
+        classes equally often, ``"none"`` does neither.
+    augment : bool
+    pretrained : bool
+        Start from ImageNet weights (needs a network once).
+    seed : int
+        Seeds the validation split, initialisation, shuffling, augmentation and dropout.
+    validation_fraction : float
+        Share of ``train/`` patients held out for validation.
+    target_sensitivity : float, optional
+        Operating point: the highest threshold reaching this validation sensitivity; Youden's J when omitted.
+    snapshot_epochs : tuple of int
+        Epochs after which a calibrated snapshot is kept as ``epochNNN.pt``.
+    per_class_limit : int, optional
+        Use at most this many ``train/`` images per class (and proportionally fewer for validation and test):
+        for quick trials and tests.
+    threads : int, optional
+        CPU threads for torch; torch's default when omitted.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``...; a GPU when one is available when omitted.
+    """
+
+    data: str
+    out: str
+    arch: str = "xraynet"
+    epochs: int = 50
+    input_size: int = 128
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.05
+    balance: str = "loss"
+    augment: bool = True
+    pretrained: bool = False
+    seed: int = 0
+    validation_fraction: float = 0.1
+    target_sensitivity: float | None = None
+    snapshot_epochs: tuple[int, ...] = ()
+    per_class_limit: int | None = None
+    threads: int | None = None
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.arch not in ARCHITECTURES:
+            problems.append(f"unknown architecture '{self.arch}' (choose {', '.join(ARCHITECTURES)})")
+        if self.balance not in BALANCE_MODES:
+            problems.append(f"balance must be one of {', '.join(BALANCE_MODES)}, not '{self.balance}'")
+        if self.epochs < 1 or self.batch_size < 2:
+            problems.append("epochs must be at least 1 and the batch size at least 2")
+        if not 32 <= self.input_size <= 1024:
+            problems.append(f"input size must lie in 32..1024 px, not {self.input_size}")
+        if not self.learning_rate > 0 or self.weight_decay < 0:
+            problems.append("the learning rate must be positive and the weight decay not negative")
+        if self.per_class_limit is not None and self.per_class_limit < 4:
+            problems.append("per_class_limit must be at least 4")
+        if problems:
+            raise InputError("Invalid training settings: " + "; ".join(problems) + ".")
+
+    def recipe(self) -> dict[str, Any]:
+        """The settings that define what is trained (no paths, threads or device)."""
+        recipe = dataclasses.asdict(self)
+        for key in ("data", "out", "threads", "device"):
+            recipe.pop(key)
+        recipe["snapshot_epochs"] = list(self.snapshot_epochs)
+        return recipe
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class _Splits:
+    train: tuple[ImageRecord, ...]
+    validation: tuple[ImageRecord, ...]
+    test: tuple[ImageRecord, ...]
+
+
+def _limit(records: Sequence[ImageRecord], per_class: int, seed: int) -> tuple[ImageRecord, ...]:
+    """At most ``per_class`` records of each label, a seeded choice of whole patients."""
+    rng = np.random.default_rng(seed)
+    chosen: list[ImageRecord] = []
+    for label in range(len(LABELS)):
+        of_label = [r for r in records if r.label == label]
+        patients = sorted({r.patient for r in of_label})
+        rng.shuffle(patients)
+        rank = {p: i for i, p in enumerate(patients)}
+        chosen += sorted(of_label, key=lambda r: (rank[r.patient], r.path))[:per_class]
+    return tuple(sorted(chosen, key=lambda r: r.path))
+
+
+def _splits(config: TrainConfig) -> _Splits:
+    root = Path(config.data)
+    train_all = scan_dataset(root, splits=("train",))["train"]
+    try:
+        test = scan_dataset(root, splits=("test",))["test"]
+    except InputError:
+        test = ()  # a folder without test/ still trains; nothing is reported on test then
+    train, validation = split_by_patient(train_all, validation_fraction=config.validation_fraction, seed=config.seed)
+    if config.per_class_limit:
+        share = config.validation_fraction / (1 - config.validation_fraction)
+        small = max(2, round(config.per_class_limit * share))
+        train = _limit(train, config.per_class_limit, config.seed)
+        validation = _limit(validation, small, config.seed)
+        test = _limit(test, small, config.seed) if test else ()
+    for name, records in (("training", train), ("validation", validation)):
+        if min(count_labels(records).values()) < 2:
+            raise InputError(
+                f"The {name} part of '{root}/train' has fewer than 2 images of a class ({count_labels(records)}); "
+                "both NORMAL and PNEUMONIA need more images."
+            )
+    return _Splits(train, validation, test)
+
+
+def _fingerprint(records: Sequence[ImageRecord], root: Path) -> str:
+    """A short hash of the file names and sizes: tells whether two runs saw the same data."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(f"{record.path.relative_to(root)}:{record.path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Epochs
+
+
+def _sample_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-image weights giving each class the same total weight, averaging 1."""
+    counts = torch.bincount(labels, minlength=len(LABELS)).double()
+    per_class = labels.numel() / (len(LABELS) * counts.clamp(min=1))
+    return per_class[labels].float()
+
+
+def _epoch_order(labels: torch.Tensor, balance: str, generator: torch.Generator) -> torch.Tensor:
+    if balance == "sampler":
+        return torch.multinomial(_sample_weights(labels), labels.numel(), replacement=True, generator=generator)
+    return torch.randperm(labels.numel(), generator=generator)
+
+
+def _train_epoch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    device: torch.device,
+) -> tuple[float, float]:
+    model.train()
+    weights = _sample_weights(labels) if config.balance == "loss" else torch.ones(labels.numel())
+    order = _epoch_order(labels, config.balance, generator)
+    total_loss, total_correct, seen = 0.0, 0, 0
+    for start in range(0, order.numel(), config.batch_size):
+        index = order[start : start + config.batch_size]
+        if index.numel() < 2:  # batch normalisation needs two images
+            continue
+        batch = images[index].unsqueeze(1).float().div_(255.0)
+        if config.augment:
+            params = sample_augmentation(index.numel(), generator=generator)
+            batch = augment(batch, params, noise=torch.randn(batch.shape, generator=generator))
+        batch = batch.to(device, memory_format=torch.channels_last)
+        target = labels[index].float().to(device)
+        logits = model(batch)
+        loss = F.binary_cross_entropy_with_logits(logits, target, weight=weights[index].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += float(loss.detach()) * index.numel()
+        total_correct += int(((logits >= 0) == (target >= 0.5)).sum())
+        seen += index.numel()
+    return total_loss / seen, total_correct / seen
+
+
+def _validation_loss(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Class-balanced binary cross-entropy: the same criterion whatever the run's balance mode."""
+    weights = _sample_weights(torch.as_tensor(labels)).double().numpy()
+    per_image = np.logaddexp(0.0, logits) - labels * logits
+    return float(np.sum(weights * per_image) / np.sum(weights))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Calibration and reporting
+
+
+def finalize(
+    checkpoint: str | Path,
+    *,
+    validation: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+    target_sensitivity: float | None = None,
+    out: str | Path | None = None,
+    half: bool = False,
+) -> dict[str, Any]:
+    """Fit temperature and threshold on validation images, then (only then) report figures on test images.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        A model checkpoint (``best.pt`` or a snapshot).
+    validation : (images, labels)
+        Prepared validation images ``(N, S, S)`` uint8 and labels ``(N,)``.
+    test : (images, labels), optional
+        Reported in the metadata under ``"test"``; never used to choose anything.
+    target_sensitivity : float, optional
+        See :func:`~core.classify.calibration.choose_threshold`.
+    out : str or Path, optional
+        Where to write the calibrated checkpoint; over ``checkpoint`` when omitted.
+    half : bool
+        Store weights as float16.
+
+    Returns
+    -------
+    dict
+        The checkpoint's new metadata.
+    """
+    model, meta = load_model(checkpoint)
+    val_images, val_labels = validation
+    val_logits = predict_logits(model, val_images)
+    temperature = fit_temperature(val_logits, val_labels)
+    threshold = choose_threshold(val_labels, sigmoid(val_logits / temperature), target_sensitivity=target_sensitivity)
+    meta = {
+        **meta,
+        "temperature": temperature,
+        "threshold": threshold,
+        "threshold_rule": f"sensitivity >= {target_sensitivity}" if target_sensitivity else "Youden's J",
+        "validation": evaluate_arrays(val_logits, val_labels, temperature=temperature, threshold=threshold),
+    }
+    if test is not None:
+        test_logits = predict_logits(model, test[0])
+        meta["test"] = evaluate_arrays(test_logits, test[1], temperature=temperature, threshold=threshold)
+    save_checkpoint(out or checkpoint, model=model, meta=meta, half=half)
+    return meta
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The run
+
+
+def _device(config: TrainConfig) -> torch.device:
+    if config.device:
+        return torch.device(config.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _resume_state(config: TrainConfig, last: Path) -> dict[str, Any] | None:
+    if not last.exists():
+        return None
+    payload = load_checkpoint(last)
+    saved = payload["meta"].get("recipe", {})
+    differences = sorted(k for k in set(saved) | set(config.recipe()) if saved.get(k) != config.recipe().get(k))
+    if differences:
+        raise InputError(
+            f"'{last.parent}' holds a run with other settings ({', '.join(differences)} differ). Resume it with the "
+            "same settings, or choose a new output folder."
+        )
+    return payload
+
+
+def train(
+    config: TrainConfig,
+    *,
+    log: Callable[[str], None] = lambda message: None,
+    on_epoch: Callable[[dict[str, Any]], None] = lambda record: None,
+) -> Path:
+    """Train, select, calibrate and report a model; resume where a previous run in ``config.out`` stopped.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    log : callable
+        Receives progress lines.
+    on_epoch : callable
+        Receives each epoch's record: ``epoch, train_loss, train_accuracy, val_loss, val_accuracy, val_auc, lr,
+        seconds, images_per_second``.
+
+    Returns
+    -------
+    Path
+        ``model.pt`` in ``config.out``.
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _device(config)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(config.data)
+
+    splits = _splits(config)
+    log(
+        f"data: train {count_labels(splits.train)}, validation {count_labels(splits.validation)} "
+        f"(patient-disjoint, seed {config.seed}), test {count_labels(splits.test) if splits.test else 'none'}"
+    )
+    prepare = partial(model_input, size=config.input_size)
+    started = time.perf_counter()
+    train_images, train_labels = (torch.from_numpy(a) for a in load_images(splits.train, prepare=prepare))
+    val_images, val_labels = load_images(splits.validation, prepare=prepare)
+    log(f"loaded {len(splits.train) + len(splits.validation)} images in {time.perf_counter() - started:.1f} s")
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, pretrained=config.pretrained).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = sum(1 for s in range(0, len(splits.train), config.batch_size) if len(splits.train) - s >= 2)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps, pct_start=0.15
+    )
+    meta: dict[str, Any] = {
+        "arch": config.arch,
+        "input_size": config.input_size,
+        "input_pipeline": "grey [0,1] -> median 3x3 -> stretched to S x S (area) -> per-image standardisation",
+        "labels": list(LABELS),
+        "positive_label": "PNEUMONIA",
+        "temperature": 1.0,
+        "threshold": 0.5,
+        "recipe": config.recipe(),
+        "data": {
+            "root_name": root.name,
+            "fingerprint": _fingerprint(splits.train + splits.validation, root),
+            "train": count_labels(splits.train),
+            "validation": count_labels(splits.validation),
+            "validation_patients": len({r.patient for r in splits.validation}),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "software": {"torch": str(torch.__version__)},
+    }
+    history: list[dict[str, Any]] = []
+    best_loss, first_epoch, elapsed = math.inf, 1, 0.0
+    resumed = _resume_state(config, out / "last.pt")
+    if resumed is not None:
+        state = resumed["training"]
+        model.load_state_dict(resumed["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        history, best_loss, elapsed = state["history"], state["best_loss"], state["seconds"]
+        meta["created"] = resumed["meta"]["created"]
+        first_epoch = len(history) + 1
+        log(f"resuming after epoch {first_epoch - 1} of {config.epochs}")
+
+    for epoch in range(first_epoch, config.epochs + 1):
+        tick = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        train_loss, train_accuracy = _train_epoch(
+            model, train_images, train_labels, config=config, optimizer=optimizer, scheduler=scheduler,
+            generator=generator, device=device,
+        )  # fmt: skip
+        model.eval()
+        val_logits = predict_logits(model, val_images)
+        seconds = time.perf_counter() - tick
+        elapsed += seconds
+        val_figures = binary_metrics(val_labels, sigmoid(val_logits), threshold=0.5)
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_accuracy,
+            "val_loss": _validation_loss(val_logits, val_labels),
+            "val_accuracy": val_figures["accuracy"],
+            "val_auc": val_figures["auc"],
+            "lr": scheduler.get_last_lr()[0],
+            "seconds": seconds,
+            "images_per_second": len(splits.train) / seconds,
+        }
+        history.append(record)
+        epoch_meta = {**meta, "epoch": epoch, "history": history, "training_seconds": elapsed,
+                      "hardware": _hardware(device)}  # fmt: skip
+        if record["val_loss"] < best_loss:
+            best_loss = record["val_loss"]
+            save_checkpoint(out / "best.pt", model=model, meta=epoch_meta)
+        if epoch in config.snapshot_epochs:
+            save_checkpoint(out / f"epoch{epoch:03d}.pt", model=model, meta=epoch_meta)
+        training_state = {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+            "best_loss": best_loss,
+            "seconds": elapsed,
+        }
+        save_checkpoint(out / "last.pt", model=model, meta=epoch_meta, training=training_state)
+        _write_json(out / "history.json", history)
+        log(
+            f"epoch {epoch}/{config.epochs}: train loss {train_loss:.4f} acc {train_accuracy:.3f} | val loss "
+            f"{record['val_loss']:.4f} acc {record['val_accuracy']:.3f} auc {record['val_auc']:.4f} | "
+            f"{seconds:.0f} s, {record['images_per_second']:.0f} img/s"
+        )
+        on_epoch(record)
+
+    log("calibrating on validation, then reporting on test")
+    validation = (val_images, val_labels)
+    test = load_images(splits.test, prepare=prepare) if splits.test else None
+    for epoch in config.snapshot_epochs:
+        if (out / f"epoch{epoch:03d}.pt").exists():
+            finalize(out / f"epoch{epoch:03d}.pt", validation=validation, test=test,
+                     target_sensitivity=config.target_sensitivity)  # fmt: skip
+    meta = finalize(out / "best.pt", validation=validation, test=test, out=out / "model.pt",
+                    target_sensitivity=config.target_sensitivity)  # fmt: skip
+    log(
+        f"model.pt: epoch {meta['epoch']}, temperature {meta['temperature']:.3f}, threshold {meta['threshold']:.3f}; "
+        f"validation accuracy {meta['validation']['accuracy']:.4f} AUC {meta['validation']['auc']:.4f}"
+        + (f"; test accuracy {meta['test']['accuracy']:.4f} AUC {meta['test']['auc']:.4f}" if test else "")
+    )
+    return out / "model.pt"
+
+
+def _write_json(path: Path, value: object) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(value, indent=1))
+    os.replace(temporary, path)

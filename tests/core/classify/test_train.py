@@ -1,0 +1,111 @@
+"""Training on a small real subset: the loss falls, a crashed run resumes exactly, choices use validation only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.classify import train as train_module
+from core.classify.checkpoint import load_checkpoint, load_model
+from core.classify.train import TrainConfig, finalize, train
+from core.errors import InputError
+
+from .conftest import quick_config
+
+
+def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
+    train(quick_config(shared_data, tmp_path, epochs=6, augment=False))
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
+    assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
+    assert {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auc", "lr", "seconds"} <= set(history[0])
+
+
+def test_the_result_carries_its_recipe_data_and_figures(quick_model):
+    model, meta = load_model(quick_model)
+    assert meta["arch"] == "xraynet" and meta["input_size"] == 64
+    assert meta["recipe"]["per_class_limit"] == 32 and meta["data"]["train"] == {"NORMAL": 32, "PNEUMONIA": 32}
+    assert 0.05 <= meta["temperature"] <= 20 and 0.0 <= meta["threshold"] <= 1.0
+    for split in ("validation", "test"):
+        assert {"accuracy", "sensitivity", "specificity", "auc", "ece", "ci95", "confusion"} <= set(meta[split])
+    assert meta["epoch"] in (1, 2) and len(meta["history"]) == meta["epoch"]
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def test_a_crashed_run_resumes_where_it_stopped_with_the_same_result(shared_data, tmp_path):
+    straight = quick_config(shared_data, tmp_path / "straight", epochs=3)
+    train(straight)
+
+    def crash_after_first_epoch(record):
+        if record["epoch"] == 1:
+            raise _Crash
+
+    crashed = quick_config(shared_data, tmp_path / "crashed", epochs=3)
+    with pytest.raises(_Crash):
+        train(crashed, on_epoch=crash_after_first_epoch)
+    assert len(json.loads((tmp_path / "crashed" / "history.json").read_text())) == 1
+    lines: list[str] = []
+    train(crashed, log=lines.append)
+    assert any("resuming after epoch 1 of 3" in line for line in lines)
+    a = json.loads((tmp_path / "straight" / "history.json").read_text())
+    b = json.loads((tmp_path / "crashed" / "history.json").read_text())
+    # Same seed, same per-epoch generators, restored optimiser, scheduler and dropout RNG: the same numbers.
+    for x, y in zip(a, b, strict=True):
+        assert x["train_loss"] == pytest.approx(y["train_loss"], rel=1e-5)
+        assert x["val_loss"] == pytest.approx(y["val_loss"], rel=1e-5)
+
+
+def test_resuming_with_other_settings_is_refused(shared_data, tmp_path):
+    train(quick_config(shared_data, tmp_path, epochs=1))
+    with pytest.raises(InputError, match="other settings \\(learning_rate differ\\)"):
+        train(quick_config(shared_data, tmp_path, epochs=1, learning_rate=0.1))
+
+
+def test_temperature_and_threshold_come_from_validation_only(quick_model, tmp_path, shared_data):
+    # finalize() again with the test labels inverted: temperature and threshold must not move.
+    payload = load_checkpoint(quick_model)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 64, 64), dtype=np.uint8)
+    validation = (images[:8], np.array([0, 1] * 4))
+    first = finalize(quick_model, validation=validation, test=(images[8:], np.array([0, 1, 0, 1])),
+                     out=tmp_path / "a.pt")  # fmt: skip
+    second = finalize(quick_model, validation=validation, test=(images[8:], np.array([1, 0, 1, 0])),
+                      out=tmp_path / "b.pt")  # fmt: skip
+    assert first["temperature"] == second["temperature"] and first["threshold"] == second["threshold"]
+    assert first["test"]["accuracy"] + second["test"]["accuracy"] == pytest.approx(1.0)
+    assert payload["meta"]["temperature"] != first["temperature"]  # refitted on the new validation data
+
+
+def test_class_weights_balance_the_classes():
+    weights = train_module._sample_weights(torch.tensor([0, 1, 1, 1]))
+    assert weights[0] * 1 == pytest.approx(float(weights[1:].sum()))  # equal total weight per class
+    assert float(weights.mean()) == pytest.approx(1.0)
+
+
+def test_the_sampler_draws_classes_equally_often():
+    labels = torch.tensor([0] * 100 + [1] * 300)
+    order = train_module._epoch_order(labels, "sampler", torch.Generator().manual_seed(0))
+    share = float(labels[order].float().mean())
+    assert share == pytest.approx(0.5, abs=0.06)  # 400 draws: binomial standard deviation 0.025
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"arch": "alexnet"}, "unknown architecture"), ({"balance": "smote"}, "balance must be"),
+     ({"epochs": 0}, "epochs must be"), ({"input_size": 8}, "input size")],
+)  # fmt: skip
+def test_bad_settings_are_refused(changes, message, tmp_path):
+    with pytest.raises(InputError, match=message):
+        TrainConfig(data=str(tmp_path), out=str(tmp_path), **changes)
+
+
+def test_a_data_folder_with_the_wrong_layout(tmp_path):
+    (tmp_path / "images").mkdir()
+    with pytest.raises(InputError, match="does not have the expected layout"):
+        train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "out"), epochs=1))

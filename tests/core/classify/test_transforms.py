@@ -1,0 +1,69 @@
+"""The model's input pipeline and the training augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.classify.transforms import AugmentParams, augment, model_input, sample_augmentation
+from core.preprocess import add_salt_and_pepper
+
+
+def test_model_input_is_square_in_unit_range_and_stretched(real_xray):
+    out = model_input(real_xray.pixels, size=128)
+    assert out.shape == (128, 128) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    # Stretched, not letterboxed: no black padding bands on a 1372×1588 image.
+    assert out[:, :4].mean() > 0.05 and out[:, -4:].mean() > 0.05
+
+
+def test_model_input_removes_salt_and_pepper_noise():
+    clean = np.tile(np.linspace(0.2, 0.8, 256, dtype=np.float32), (256, 1))
+    noisy = add_salt_and_pepper(clean, amount=0.05, seed=0)
+    error = np.abs(model_input(noisy, size=256) - clean).mean()
+    assert error < 0.1 * np.abs(noisy - clean).mean()  # the median filter removes >90 % of the noise
+
+
+def _identity(batch: int) -> AugmentParams:
+    ones, zeros = torch.ones(batch), torch.zeros(batch)
+    return AugmentParams(angle_deg=zeros, scale=ones, shift_x=zeros, shift_y=zeros, gamma=ones, noise_std=zeros)
+
+
+def test_identity_augmentation_keeps_the_image():
+    images = torch.rand(2, 1, 32, 32)
+    torch.testing.assert_close(augment(images, _identity(2)), images, atol=1e-5, rtol=0)
+
+
+def test_a_shift_moves_the_content_by_the_stated_fraction():
+    images = torch.zeros(1, 1, 40, 40)
+    images[..., 18:22, 18:22] = 1.0
+    params = _identity(1)
+    params = AugmentParams(**{**params.__dict__, "shift_x": torch.tensor([0.25])})
+    moved = augment(images, params)
+    columns = moved[0, 0].sum(dim=0).nonzero().flatten().float()
+    assert columns.mean().item() == pytest.approx(19.5 + 10, abs=0.6)  # 0.25 of 40 px to the right
+
+
+def test_gamma_darkens_or_brightens_mid_tones():
+    images = torch.full((2, 1, 8, 8), 0.5)
+    params = AugmentParams(**{**_identity(2).__dict__, "gamma": torch.tensor([2.0, 0.5])})
+    out = augment(images, params)
+    assert out[0].mean().item() == pytest.approx(0.25, abs=1e-4)
+    assert out[1].mean().item() == pytest.approx(0.5**0.5, abs=1e-4)
+
+
+def test_sampling_is_seeded_and_within_bounds():
+    first = sample_augmentation(500, generator=torch.Generator().manual_seed(3))
+    again = sample_augmentation(500, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(a, b) for a, b in zip(first.__dict__.values(), again.__dict__.values(), strict=True))
+    assert first.angle_deg.abs().max() <= 10 and (first.scale - 1).abs().max() <= 0.1
+    assert first.noise_std.min() >= 0 and first.angle_deg.std() > 3  # really drawn, not constant
+
+
+def test_augmented_images_stay_in_unit_range():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(8, 1, 32, 32)
+    params = sample_augmentation(8, generator=generator)
+    out = augment(images, params, noise=torch.randn(images.shape, generator=generator))
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
