@@ -25,7 +25,7 @@ def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
 
 
 def test_the_result_carries_its_recipe_data_and_figures(quick_model):
-    model, meta = load_model(quick_model)
+    _, meta = load_model(quick_model)
     assert meta["arch"] == "xraynet" and meta["input_size"] == 64
     assert meta["recipe"]["per_class_limit"] == 32 and meta["data"]["train"] == {"NORMAL": 32, "PNEUMONIA": 32}
     assert 0.05 <= meta["temperature"] <= 20 and 0.0 <= meta["threshold"] <= 1.0
