@@ -18,6 +18,7 @@ from ui.layout import research_notice
 PAGES = {
     "pages/home.py": {"title": "Home", "icon": ":material/home:", "default": True},
     "pages/preprocessing_lab.py": {"title": "Preprocessing lab", "icon": ":material/science:"},
+    "pages/classifier.py": {"title": "Classifier", "icon": ":material/model_training:"},
 }
 _routing = threading.local()  # each session's script runs in its own thread
 

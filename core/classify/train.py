@@ -4,7 +4,7 @@ One run writes into its output folder::
 
     last.pt          every epoch: weights, optimiser, scheduler, RNG state and history (to resume after a crash)
     best.pt          the epoch with the lowest validation loss so far
-    epochNNN.pt      snapshots at the requested epochs (e.g. for the seed paper's 10/20/50-epoch table)
+    epochNNN.pt      calibrated snapshots at the requested epochs and the last one (the seed's 10/20/50 table)
     model.pt         the result: best.pt with temperature, threshold and figures in its metadata
     history.json     per-epoch training and validation loss and accuracy
 
@@ -43,7 +43,7 @@ from core.classify.models import ARCHITECTURES, build_model
 from core.classify.transforms import augment, model_input, sample_augmentation
 from core.errors import InputError
 
-__all__ = ["BALANCE_MODES", "TrainConfig", "finalize", "train"]
+__all__ = ["BALANCE_MODES", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
 
 BALANCE_MODES = ("loss", "sampler", "none")
 
@@ -140,7 +140,9 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class _Splits:
+class Splits:
+    """The images a run trains on, chooses with, and reports on."""
+
     train: tuple[ImageRecord, ...]
     validation: tuple[ImageRecord, ...]
     test: tuple[ImageRecord, ...]
@@ -159,7 +161,8 @@ def _limit(records: Sequence[ImageRecord], per_class: int, seed: int) -> tuple[I
     return tuple(sorted(chosen, key=lambda r: r.path))
 
 
-def _splits(config: TrainConfig) -> _Splits:
+def dataset_splits(config: TrainConfig) -> Splits:
+    """Training, patient-disjoint validation and test records of a run (test empty without ``test/``)."""
     root = Path(config.data)
     train_all = scan_dataset(root, splits=("train",))["train"]
     try:
@@ -179,7 +182,7 @@ def _splits(config: TrainConfig) -> _Splits:
                 f"The {name} part of '{root}/train' has fewer than 2 images of a class ({count_labels(records)}); "
                 "both NORMAL and PNEUMONIA need more images."
             )
-    return _Splits(train, validation, test)
+    return Splits(train, validation, test)
 
 
 def _fingerprint(records: Sequence[ImageRecord], root: Path) -> str:
@@ -364,7 +367,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     root = Path(config.data)
 
-    splits = _splits(config)
+    splits = dataset_splits(config)
     log(
         f"data: train {count_labels(splits.train)}, validation {count_labels(splits.validation)} "
         f"(patient-disjoint, seed {config.seed}), test {count_labels(splits.test) if splits.test else 'none'}"
@@ -444,7 +447,7 @@ def train(
         if record["val_loss"] < best_loss:
             best_loss = record["val_loss"]
             save_checkpoint(out / "best.pt", model=model, meta=epoch_meta)
-        if epoch in config.snapshot_epochs:
+        if epoch in config.snapshot_epochs or epoch == config.epochs:  # the last epoch too: best vs last
             save_checkpoint(out / f"epoch{epoch:03d}.pt", model=model, meta=epoch_meta)
         training_state = {
             "optimizer": optimizer.state_dict(),
@@ -466,7 +469,7 @@ def train(
     log("calibrating on validation, then reporting on test")
     validation = (val_images, val_labels)
     test = load_images(splits.test, prepare=prepare) if splits.test else None
-    for epoch in config.snapshot_epochs:
+    for epoch in sorted({*config.snapshot_epochs, config.epochs}):
         if (out / f"epoch{epoch:03d}.pt").exists():
             finalize(out / f"epoch{epoch:03d}.pt", validation=validation, test=test,
                      target_sensitivity=config.target_sensitivity)  # fmt: skip

@@ -1,14 +1,15 @@
-"""Plotly figures of images: the 3D intensity surface (after the seed paper's Fig. 4)."""
+"""Plotly figures: the 3D intensity surface of an image (the seed paper's Fig. 4), training curves (its Fig. 5)."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core.errors import InputError
 from core.preprocess import shrink_to_fit
 
-__all__ = ["downsample_for_surface", "intensity_surface"]
+__all__ = ["downsample_for_surface", "intensity_surface", "training_curves"]
 
 
 def downsample_for_surface(pixels: np.ndarray, *, max_side: int = 160) -> np.ndarray:
@@ -82,4 +83,37 @@ def intensity_surface(
         },
         height=560,
     )
+    return figure
+
+
+def training_curves(history: list[dict[str, float]], *, selected_epoch: int | None = None) -> go.Figure:
+    """Per-epoch training and validation loss and accuracy, side by side.
+
+    Parameters
+    ----------
+    history : list of dict
+        One record per epoch with ``epoch, train_loss, val_loss, train_accuracy, val_accuracy`` (as training
+        writes them).
+    selected_epoch : int, optional
+        Marked with a vertical line (the epoch kept as the model).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    if not history:
+        raise InputError("No epochs recorded yet: the training history is empty.")
+    epochs = [record["epoch"] for record in history]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    for column, metric in enumerate(("loss", "accuracy"), start=1):
+        for split, name, colour in (("train", "training", "#1f77b4"), ("val", "validation", "#d62728")):
+            figure.add_trace(
+                go.Scatter(x=epochs, y=[record[f"{split}_{metric}"] for record in history], mode="lines+markers",
+                           name=name, line={"color": colour}, legendgroup=split, showlegend=column == 1),
+                row=1, col=column,
+            )  # fmt: skip
+        if selected_epoch is not None:
+            figure.add_vline(x=selected_epoch, line_dash="dot", line_color="grey", row=1, col=column)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(height=360, margin={"l": 40, "r": 20, "t": 40, "b": 40}, legend={"orientation": "h"})
     return figure

@@ -96,3 +96,14 @@ def test_lab_shows_what_the_loader_did_with_a_monochrome1_dicom():
     assert "chest.dcm** · DICOM · MONOCHROME1 12-bit · 100×80 px · 0.15×0.15 mm/px" in captions
     assert "inverted so that bone is white" in captions
     assert "Modality: DX" in captions and "Test^Patient" not in captions
+
+
+def test_classifier_page_shows_the_default_models_figures_and_curves():
+    app = _run("pages/classifier.py")
+    metrics = {m.label: m.value for m in app.metric}
+    assert set(metrics) == {"Accuracy", "Sensitivity", "Specificity", "AUC", "Threshold"}
+    assert metrics["Accuracy"].endswith("%")
+    assert "Test split, n = 624" in " ".join(c.value for c in app.caption)
+    confusion = app.dataframe[0].value
+    assert int(confusion.to_numpy().sum()) == 624
+    assert "Model card" in app.expander[0].label

@@ -1,0 +1,143 @@
+"""Model cards (Mitchell et al., "Model Cards for Model Reporting", FAT* 2019) written from a checkpoint's metadata.
+
+Everything in the card comes from the checkpoint itself (recipe, data, timing, figures), so a card cannot drift
+from the model it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.classify.models import ARCHITECTURES
+
+__all__ = ["PUBLISHED", "render_model_card"]
+
+#: Published figures on the same 624-image test split, for comparison.
+PUBLISHED = {
+    "Kermany et al. 2018 (ImageNet transfer learning)": {
+        "accuracy": 0.928, "sensitivity": 0.932, "specificity": 0.901, "auc": 0.968,
+    },
+}  # fmt: skip
+#: The seed paper's test accuracy after 10, 20 and 50 epochs.
+SEED_PAPER_EPOCHS = {10: 0.91, 20: 0.92, 50: 0.96}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(figures: dict[str, Any], key: str, percent: bool) -> str:
+    interval = (figures.get("ci95") or {}).get(key)
+    if not interval:
+        return ""
+    low, high = interval
+    return f" ({_pct(low)} – {_pct(high)})" if percent else f" ({low:.3f} – {high:.3f})"
+
+
+def _figures_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| | n | accuracy (95 % CI) | sensitivity | specificity | precision | F1 | AUC (95 % CI) | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, f in rows:
+        lines.append(
+            f"| {name} | {f.get('n', '–')} | {_pct(f['accuracy'])}{_interval(f, 'accuracy', True)} | "
+            f"{_pct(f['sensitivity'])} | {_pct(f['specificity'])} | {_pct(f.get('precision'))} | "
+            f"{_num(f.get('f1'))} | {_num(f['auc'])}{_interval(f, 'auc', False)} | {_num(f.get('ece'))} |"
+        )
+    return lines
+
+
+def render_model_card(
+    meta: dict[str, Any], *, title: str, snapshots: Sequence[dict[str, Any]] = (), notes: Sequence[str] = ()
+) -> str:
+    """A Markdown model card.
+
+    Parameters
+    ----------
+    meta : dict
+        A calibrated checkpoint's metadata (with ``validation`` and, if evaluated, ``test`` figures).
+    title : str
+    snapshots : sequence of dict
+        Metadata of calibrated snapshots of the same run (for the epoch table), each with ``epoch`` and ``test``.
+    notes : sequence of str
+        Extra paragraphs (how the figures were produced, caveats).
+
+    Returns
+    -------
+    str
+    """
+    recipe, data = meta["recipe"], meta["data"]
+    hours = meta.get("training_seconds", 0) / 3600
+    lines = [
+        f"# {title}",
+        "",
+        "**Research and teaching tool, not a diagnostic device.** It has not been validated clinically; its",
+        "verdicts must not guide the care of a patient.",
+        "",
+        "## Model",
+        f"- Architecture: `{meta['arch']}`, {ARCHITECTURES[meta['arch']].description}; one logit for PNEUMONIA.",
+        f"- Input: {meta['input_size']}×{meta['input_size']} px; {meta['input_pipeline']}.",
+        f"- Output: calibrated probability of PNEUMONIA (temperature {meta['temperature']:.3f}); PNEUMONIA when it",
+        f"  is at least **{meta['threshold']:.3f}** ({meta.get('threshold_rule', 'Youden')} on validation).",
+        f"- Selected epoch: {meta['epoch']} of {recipe['epochs']} (lowest class-balanced validation loss).",
+        f"- Created {meta.get('created', '?')}, torch {meta.get('software', {}).get('torch', '?')}.",
+        "",
+        "## Training",
+        f"- From scratch (ImageNet weights: {'yes' if recipe['pretrained'] else 'no'}); seed {recipe['seed']}.",
+        f"- Data: `{data['root_name']}` train split, {data['train']} for training and a patient-disjoint",
+        f"  validation set of {data['validation']} ({data['validation_patients']} patients) carved from it;",
+        f"  data fingerprint `{data['fingerprint']}`.",
+        f"- Recipe: AdamW, one-cycle learning rate peaking at {recipe['learning_rate']}, weight decay",
+        f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
+        f"  {recipe['balance']}; augmentation: {'rotation ±10°, scale ±10 %, shift ±6 %, gamma, noise' if recipe['augment'] else 'none'}.",  # noqa: E501
+        f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}.",
+        "",
+        "## Figures",
+        "Validation figures choose nothing beyond what is stated above; test figures are reported only, computed",
+        "once after every choice was made.",
+        "",
+        *_figures_table(
+            [("validation (from train)", meta["validation"])] + ([("**test**", meta["test"])] if "test" in meta else [])
+        ),
+        "",
+    ]
+    if "test" in meta:
+        published = [(f"{name} (published)", {**f, "n": 624}) for name, f in PUBLISHED.items()]
+        lines += ["Published on the same test split:", "", *_figures_table(published), ""]
+        test = meta["test"]
+        met = [
+            key for key in ("accuracy", "sensitivity", "specificity", "auc")
+            if test[key] is not None and test[key] >= next(iter(PUBLISHED.values()))[key]
+        ]  # fmt: skip
+        lines += [f"Matches or beats Kermany et al. on {len(met)} of 4 figures ({', '.join(met) or 'none'}).", ""]
+    if snapshots:
+        lines += [
+            "## Test accuracy by training length (the seed paper's experiment)",
+            "",
+            "| epochs | this model's recipe: test accuracy | sensitivity | specificity | AUC | seed paper |",
+            "|---|---|---|---|---|---|",
+        ]
+        for snap in sorted(snapshots, key=lambda s: s["epoch"]):
+            t = snap["test"]
+            lines.append(
+                f"| {snap['epoch']} | {_pct(t['accuracy'])} | {_pct(t['sensitivity'])} | {_pct(t['specificity'])} | "
+                f"{_num(t['auc'])} | {_pct(SEED_PAPER_EPOCHS.get(snap['epoch']))} |"
+            )
+        lines.append("")
+    lines += [*notes] if notes else []
+    lines += [
+        "",
+        "## Limits",
+        "- Trained on paediatric (age 1–5) frontal chest X-rays from one hospital (Guangzhou); adult images, other",
+        "  views, other hospitals and other diseases are outside what it has seen.",
+        "- Two classes only: it cannot say 'something else is wrong'.",
+        "- The data set's images were squashed to 224×224; uploads are squashed the same way before the model.",
+        "",
+    ]
+    return "\n".join(lines)
