@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {train,evaluate} ...`` (``python -m core COMMAND --help`` for options)."""
+"""Command line: ``python -m core {train,evaluate,predict} ...`` (``python -m core COMMAND --help`` for options)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from core.classify.predict import Classifier
+    from core.io import read_xray_file
+
+    classifier = Classifier(args.model)
+    failures = 0
+    for path in args.files:
+        try:
+            prediction = classifier.predict([read_xray_file(path)])[0]
+            record = {"file": path, "label": prediction.label, "probabilities": dict(prediction.probabilities),
+                      "threshold": prediction.threshold, "model": prediction.model}  # fmt: skip
+        except CoreError as error:  # one bad file must not stop the batch
+            failures += 1
+            record = {"file": path, "error": str(error)}
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif "error" in record:
+            print(f"{path}: error: {record['error']}", flush=True)
+        else:
+            print(f"{path}: {record['label']} (P(PNEUMONIA) = {record['probabilities']['PNEUMONIA']:.3f}, "
+                  f"threshold {record['threshold']:.3f})", flush=True)  # fmt: skip
+    return 1 if failures else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from core.classify.checkpoint import DEFAULT_MODEL_PATH
     from core.classify.models import ARCHITECTURES
@@ -92,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="verdicts on X-ray files (JPEG, PNG, DICOM)")
+    predict.add_argument("files", nargs="+", help="image files")
+    predict.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per file")
+    predict.set_defaults(run=_predict)
     return parser
 
 

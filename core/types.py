@@ -100,3 +100,28 @@ def pixels_to_uint16(pixels: np.ndarray) -> np.ndarray:
     ndarray of uint16, shape (H, W)
     """
     return np.rint(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A classifier's verdict on one X-ray.
+
+    Attributes
+    ----------
+    label : str
+        ``"NORMAL"`` or ``"PNEUMONIA"``: PNEUMONIA when its probability is at least ``threshold``.
+    probabilities : mapping of str to float
+        Calibrated probability of each label (they sum to 1).
+    threshold : float
+        The model's decision threshold on the probability of PNEUMONIA (chosen on validation data).
+    model : str
+        Which model decided: ``"<file> (<arch>, epoch N, <date>)"``.
+    """
+
+    label: str
+    probabilities: Mapping[str, float]
+    threshold: float
+    model: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probabilities", MappingProxyType(dict(self.probabilities)))

@@ -1,4 +1,4 @@
-"""``python -m core train`` and ``python -m core evaluate`` as a user runs them."""
+"""``python -m core train``, ``evaluate`` and ``predict`` as a user runs them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -39,3 +41,18 @@ def test_train_from_the_command_line(shared_data, tmp_path):
                   "--input-size", "64", "--batch-size", "16", "--per-class-limit", "16", "--threads", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and (tmp_path / "model.pt").exists()
+
+
+def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(quick_model, fullres_paths, tmp_path):
+    broken = tmp_path / "broken.jpeg"
+    broken.write_bytes(fullres_paths[0].read_bytes()[:500])  # a truncated JPEG
+    result = _run("predict", str(fullres_paths[0]), str(broken), str(fullres_paths[-1]), "--model",
+                  str(quick_model), "--json")  # fmt: skip
+    assert result.returncode == 1  # one file failed
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(fullres_paths[0]), str(broken), str(fullres_paths[-1])]
+    assert "error" in lines[1] and "truncated" in lines[1]["error"].lower()
+    for line in (lines[0], lines[2]):
+        assert line["label"] in ("NORMAL", "PNEUMONIA")
+        assert sum(line["probabilities"].values()) == pytest.approx(1.0)
+        assert (line["probabilities"]["PNEUMONIA"] >= line["threshold"]) == (line["label"] == "PNEUMONIA")
