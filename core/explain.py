@@ -1,0 +1,205 @@
+"""Class activation maps (pytorch-grad-cam) and a per-image check of whether a map means anything.
+
+Methods: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhyay et al. 2018), Score-CAM (Wang et al. 2020) and
+Eigen-CAM (Muhammad & Yeasin 2020), on the layer each architecture names (:data:`core.classify.models.ARCHITECTURES`).
+
+**Faithfulness.** A heat map can look convincing and still not be what the model used. For each image we remove the
+pixels the map ranks highest (the top 20 %, filled in by ROAD's noisy linear imputation, Rong et al. 2022, so the
+hole itself is not a give-away) and measure how much the predicted class's probability falls; then we remove as many
+randomly chosen pixels and measure the same. A map that tells the truth makes the first drop much larger than the
+second; a decorative one does not.
+
+This is the only module that imports pytorch-grad-cam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM
+from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
+
+from core.classify.data import LABELS
+from core.classify.models import ARCHITECTURES
+from core.classify.predict import Classifier
+from core.errors import InputError
+
+__all__ = ["CAM_METHODS", "CamMap", "Explainer", "Faithfulness"]
+
+CAM_METHODS = {"Grad-CAM": GradCAM, "Grad-CAM++": GradCAMPlusPlus, "Score-CAM": ScoreCAM, "Eigen-CAM": EigenCAM}
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """How much removing the most highlighted pixels hurts the verdict, against removing random ones.
+
+    Attributes
+    ----------
+    removed_fraction : float
+        Share of the pixels removed, e.g. 0.2.
+    drop_cam : float
+        Fall of the predicted class's probability when the map's top pixels are removed (negative: it rose).
+    drop_random : float
+        Mean fall when as many random pixels are removed.
+    """
+
+    removed_fraction: float
+    drop_cam: float
+    drop_random: float
+
+    @property
+    def excess(self) -> float:
+        """``drop_cam - drop_random``: above 0 the map points at what the model uses more than chance does."""
+        return self.drop_cam - self.drop_random
+
+
+@dataclass(frozen=True)
+class CamMap:
+    """A heat map over the model's input.
+
+    Attributes
+    ----------
+    heat : ndarray of float32, shape (S, S)
+        In ``[0, 1]``, 1 where the map says the evidence for ``target`` is strongest.
+    method : str
+        A key of :data:`CAM_METHODS`.
+    target : str
+        The label explained.
+    faithfulness : Faithfulness or None
+    """
+
+    heat: np.ndarray
+    method: str
+    target: str
+    faithfulness: Faithfulness | None = None
+
+
+class _Probability:
+    """A pytorch-grad-cam target: the calibrated probability of one label from the model's logit."""
+
+    def __init__(self, label: int, temperature: float) -> None:
+        self.sign = 1.0 if label == 1 else -1.0
+        self.temperature = temperature
+
+    def __call__(self, logit: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.sign * logit / self.temperature)
+
+
+class _Logit:
+    """A pytorch-grad-cam target for gradients: the signed logit (the probability saturates for sure images)."""
+
+    def __init__(self, label: int) -> None:
+        self.sign = 1.0 if label == 1 else -1.0
+
+    def __call__(self, logit: torch.Tensor) -> torch.Tensor:
+        return self.sign * logit
+
+
+class Explainer:
+    """Heat maps for one classifier; the CAM objects are built once per method and reused.
+
+    Parameters
+    ----------
+    classifier : Classifier
+    """
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+        arch = ARCHITECTURES[classifier.meta["arch"]]
+        layers = dict(classifier.model.backbone.named_modules())
+        self.layer = layers[arch.cam_layer]
+        self._cams: dict[str, object] = {}
+
+    def _cam(self, method: str) -> object:
+        if method not in CAM_METHODS:
+            raise InputError(f"Unknown heat-map method '{method}'; choose one of {', '.join(CAM_METHODS)}.")
+        if method not in self._cams:
+            self._cams[method] = CAM_METHODS[method](model=self.classifier.model, target_layers=[self.layer])
+        return self._cams[method]
+
+    def explain(
+        self,
+        inputs: torch.Tensor,
+        *,
+        method: str = "Grad-CAM",
+        target: str | None = None,
+        faithfulness: bool = True,
+        removed_fraction: float = 0.2,
+        random_trials: int = 4,
+        seed: int = 0,
+    ) -> CamMap:
+        """A heat map of one prepared image, optionally with its faithfulness figure.
+
+        Parameters
+        ----------
+        inputs : Tensor, shape (1, 1, S, S)
+            As :meth:`Classifier.batch` gives it.
+        method : str
+        target : str, optional
+            The label to explain; the predicted one when omitted.
+        faithfulness : bool
+        removed_fraction : float
+            Share of pixels removed for the faithfulness figure.
+        random_trials : int
+            Random removals averaged for the baseline.
+        seed : int
+
+        Returns
+        -------
+        CamMap
+        """
+        if inputs.ndim != 4 or inputs.shape[:2] != (1, 1):
+            raise InputError(f"Explain one prepared image of shape (1, 1, S, S); got {tuple(inputs.shape)}.")
+        probability = float(self.classifier.probabilities(inputs)[0])
+        if target is None:
+            target = self.classifier.verdict(probability).label
+        label = LABELS.index(target)
+        with torch.enable_grad():
+            heat = self._cam(method)(input_tensor=inputs.clone(), targets=[_Logit(label)])[0]
+        heat = np.nan_to_num(np.asarray(heat, dtype=np.float32)).clip(0.0, 1.0)
+        figure = None
+        if faithfulness:
+            figure = self.faithfulness(inputs, heat, target=target, removed_fraction=removed_fraction,
+                                       random_trials=random_trials, seed=seed)  # fmt: skip
+        return CamMap(heat=heat, method=method, target=target, faithfulness=figure)
+
+    def faithfulness(
+        self,
+        inputs: torch.Tensor,
+        heat: np.ndarray,
+        *,
+        target: str,
+        removed_fraction: float = 0.2,
+        random_trials: int = 4,
+        seed: int = 0,
+    ) -> Faithfulness:
+        """The faithfulness figure of any heat map (see the module's docstring) for one prepared image.
+
+        Parameters
+        ----------
+        inputs : Tensor, shape (1, 1, S, S)
+        heat : ndarray, shape (S, S)
+        target : str
+            The label whose probability is watched.
+        removed_fraction, random_trials, seed
+            As in :meth:`explain`.
+
+        Returns
+        -------
+        Faithfulness
+        """
+        if not 0.0 < removed_fraction < 1.0:
+            raise InputError(f"The share of pixels removed must lie in (0, 1); got {removed_fraction}.")
+        removed, trials = removed_fraction, max(1, random_trials)
+        metric = ROADMostRelevantFirst(percentile=round(100 * (1 - removed)))
+        target = [_Probability(LABELS.index(target), self.classifier.temperature)]
+        model = self.classifier.model
+        drop_cam = -float(metric(inputs, heat[None], target, model)[0])
+        rng = np.random.default_rng(seed)
+        drops = [
+            -float(metric(inputs, rng.random(heat.shape, dtype=np.float32)[None], target, model)[0])
+            for _ in range(trials)
+        ]
+        return Faithfulness(removed_fraction=removed, drop_cam=drop_cam, drop_random=float(np.mean(drops)))
