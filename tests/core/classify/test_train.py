@@ -13,7 +13,7 @@ from core.classify.checkpoint import load_checkpoint, load_model
 from core.classify.train import TrainConfig, finalize, train
 from core.errors import InputError
 
-from .conftest import quick_config
+from tests.core.conftest import quick_config
 
 
 def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
