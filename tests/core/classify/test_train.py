@@ -12,7 +12,6 @@ from core.classify import train as train_module
 from core.classify.checkpoint import load_checkpoint, load_model
 from core.classify.train import TrainConfig, finalize, train
 from core.errors import InputError
-
 from tests.core.conftest import quick_config
 
 
