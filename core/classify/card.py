@@ -39,6 +39,10 @@ def _interval(figures: dict[str, Any], key: str, percent: bool) -> str:
     return f" ({_pct(low)} – {_pct(high)})" if percent else f" ({low:.3f} – {high:.3f})"
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return " + ".join(f"{n} {label}" for label, n in counts.items())
+
+
 def _figures_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "| | n | accuracy (95 % CI) | sensitivity | specificity | precision | F1 | AUC (95 % CI) | ECE |",
@@ -90,8 +94,9 @@ def render_model_card(
         "",
         "## Training",
         f"- From scratch (ImageNet weights: {'yes' if recipe['pretrained'] else 'no'}); seed {recipe['seed']}.",
-        f"- Data: `{data['root_name']}` train split, {data['train']} for training and a patient-disjoint",
-        f"  validation set of {data['validation']} ({data['validation_patients']} patients) carved from it;",
+        f"- Data: `{data['root_name']}` train split: {_counts(data['train'])} images for training and a",
+        f"  patient-disjoint validation set of {_counts(data['validation'])} ({data['validation_patients']} patients)",
+        "  carved from it;",
         f"  data fingerprint `{data['fingerprint']}`.",
         f"- Recipe: AdamW, one-cycle learning rate peaking at {recipe['learning_rate']}, weight decay",
         f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
@@ -108,7 +113,7 @@ def render_model_card(
         "",
     ]
     if "test" in meta:
-        published = [(f"{name} (published)", {**f, "n": 624}) for name, f in PUBLISHED.items()]
+        published = [(name, {**f, "n": 624}) for name, f in PUBLISHED.items()]
         lines += ["Published on the same test split:", "", *_figures_table(published), ""]
         test = meta["test"]
         met = [
