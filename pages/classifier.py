@@ -33,18 +33,17 @@ st.caption(
     f"epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."
 )
 
-left, right = st.columns([3, 2])
+left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Training curves")
     st.plotly_chart(training_curves(meta["history"], selected_epoch=meta["epoch"]), key="classifier_curves")
 with right:
     st.subheader("Confusion matrix" + (" (test)" if test else " (validation)"))
     st.dataframe(
-        pd.DataFrame(figures["confusion"], index=[f"true {n}" for n in LABELS],
-                     columns=[f"predicted {n}" for n in LABELS]),
+        pd.DataFrame(figures["confusion"], index=list(LABELS), columns=[f"→ {n}" for n in LABELS]),
         key="classifier_confusion",
     )  # fmt: skip
-    st.caption("Rows: the data set's label; columns: the model's verdict at its threshold.")
+    st.caption("Rows: the data set's label; columns (→): the model's verdict at its threshold.")
 
 card = default_model_card()
 if card:

@@ -58,9 +58,9 @@ def main() -> None:
         half = save_checkpoint(
             Path(scratch) / "half.pt", model=model, meta=load_checkpoint(args.run / "model.pt")["meta"], half=True
         )
-        meta = finalize(
-            half, validation=validation, test=test, out=shipped, half=True, target_sensitivity=config.target_sensitivity
-        )
+        history = load_checkpoint(args.run / "last.pt")["meta"]["history"]  # the whole run, for its curves
+        meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
+                        target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     notes = [
         "## How these figures were produced",
         "",

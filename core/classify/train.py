@@ -266,6 +266,7 @@ def finalize(
     target_sensitivity: float | None = None,
     out: str | Path | None = None,
     half: bool = False,
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Fit temperature and threshold on validation images, then (only then) report figures on test images.
 
@@ -283,6 +284,8 @@ def finalize(
         Where to write the calibrated checkpoint; over ``checkpoint`` when omitted.
     half : bool
         Store weights as float16.
+    history : list of dict, optional
+        The whole run's per-epoch records, replacing those up to the checkpoint's epoch.
 
     Returns
     -------
@@ -301,6 +304,8 @@ def finalize(
         "threshold_rule": f"sensitivity >= {target_sensitivity}" if target_sensitivity else "Youden's J",
         "validation": evaluate_arrays(val_logits, val_labels, temperature=temperature, threshold=threshold),
     }
+    if history is not None:
+        meta["history"] = history
     if test is not None:
         test_logits = predict_logits(model, test[0])
         meta["test"] = evaluate_arrays(test_logits, test[1], temperature=temperature, threshold=threshold)
@@ -474,7 +479,7 @@ def train(
             finalize(out / f"epoch{epoch:03d}.pt", validation=validation, test=test,
                      target_sensitivity=config.target_sensitivity)  # fmt: skip
     meta = finalize(out / "best.pt", validation=validation, test=test, out=out / "model.pt",
-                    target_sensitivity=config.target_sensitivity)  # fmt: skip
+                    target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     log(
         f"model.pt: epoch {meta['epoch']}, temperature {meta['temperature']:.3f}, threshold {meta['threshold']:.3f}; "
         f"validation accuracy {meta['validation']['accuracy']:.4f} AUC {meta['validation']['auc']:.4f}"

@@ -115,5 +115,9 @@ def training_curves(history: list[dict[str, float]], *, selected_epoch: int | No
         if selected_epoch is not None:
             figure.add_vline(x=selected_epoch, line_dash="dot", line_color="grey", row=1, col=column)
     figure.update_xaxes(title_text="epoch")
-    figure.update_layout(height=360, margin={"l": 40, "r": 20, "t": 40, "b": 40}, legend={"orientation": "h"})
+    figure.update_layout(
+        height=380,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "xanchor": "right", "x": 1},
+    )
     return figure
