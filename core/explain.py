@@ -196,10 +196,13 @@ class Explainer:
         metric = ROADMostRelevantFirst(percentile=round(100 * (1 - removed)))
         target = [_Probability(LABELS.index(target), self.classifier.temperature)]
         model = self.classifier.model
-        drop_cam = -float(metric(inputs, heat[None], target, model)[0])
         rng = np.random.default_rng(seed)
-        drops = [
-            -float(metric(inputs, rng.random(heat.shape, dtype=np.float32)[None], target, model)[0])
-            for _ in range(trials)
-        ]
+        # ROAD's imputation draws its noise from torch's global generator: seed a private copy of it.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            drop_cam = -float(metric(inputs, heat[None], target, model)[0])
+            drops = [
+                -float(metric(inputs, rng.random(heat.shape, dtype=np.float32)[None], target, model)[0])
+                for _ in range(trials)
+            ]
         return Faithfulness(removed_fraction=removed, drop_cam=drop_cam, drop_random=float(np.mean(drops)))
