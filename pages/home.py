@@ -25,6 +25,14 @@ explore their intensities in 3D.
 st.page_link("pages/preprocessing_lab.py", label="Open the preprocessing lab", icon=":material/science:")
 st.markdown(
     """
+- **Classifier** — the CNN that tells NORMAL from PNEUMONIA, trained from scratch on the labelled paediatric
+  chest X-rays of Kermany et al.: its figures on held-out test images (accuracy, sensitivity, specificity, AUC),
+  its training curves, its confusion matrix and its model card, including where it falls short.
+"""
+)
+st.page_link("pages/classifier.py", label="Open the classifier", icon=":material/model_training:")
+st.markdown(
+    """
 **How to start:** open the lab, upload an X-ray or keep the sample that is already selected, then switch steps
 on in the sidebar. Every control updates the result at once.
 
