@@ -106,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
     train.add_argument("--snapshots", type=int, nargs="*", default=[], help="epochs to keep calibrated snapshots of")
     train.add_argument("--per-class-limit", type=int, help="at most this many train images per class (quick runs)")
-    train.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 0)) or None)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    train.add_argument("--threads", type=int, default=int(threads) if threads.isdigit() and int(threads) else None,
+                       help="CPU threads for torch (default: OMP_NUM_THREADS, else torch's choice)")  # fmt: skip
     train.add_argument("--device", help="cpu, cuda, cuda:1... (default: a GPU if there is one)")
     train.set_defaults(run=_train)
 

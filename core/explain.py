@@ -14,6 +14,7 @@ This is the only module that imports pytorch-grad-cam.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,16 +108,19 @@ class Explainer:
 
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
-        arch = ARCHITECTURES[classifier.meta["arch"]]
-        layers = dict(classifier.model.backbone.named_modules())
-        self.layer = layers[arch.cam_layer]
+        # pytorch-grad-cam hooks its target layer for as long as a CAM object lives, and the hooks keep a copy of
+        # every activation passing through. They sit on a private copy of the model, so predictions (and the
+        # faithfulness passes) through ``classifier.model`` neither pay for them nor pile up tensors.
+        self._cam_model = copy.deepcopy(classifier.model).eval()
+        layers = dict(self._cam_model.backbone.named_modules())
+        self.layer = layers[ARCHITECTURES[classifier.meta["arch"]].cam_layer]
         self._cams: dict[str, object] = {}
 
     def _cam(self, method: str) -> object:
         if method not in CAM_METHODS:
             raise InputError(f"Unknown heat-map method '{method}'; choose one of {', '.join(CAM_METHODS)}.")
         if method not in self._cams:
-            self._cams[method] = CAM_METHODS[method](model=self.classifier.model, target_layers=[self.layer])
+            self._cams[method] = CAM_METHODS[method](model=self._cam_model, target_layers=[self.layer])
         return self._cams[method]
 
     def explain(
@@ -156,8 +160,12 @@ class Explainer:
         if target is None:
             target = self.classifier.verdict(probability).label
         label = LABELS.index(target)
-        with torch.enable_grad():
-            heat = self._cam(method)(input_tensor=inputs.clone(), targets=[_Logit(label)])[0]
+        cam = self._cam(method)
+        try:
+            with torch.enable_grad():
+                heat = cam(input_tensor=inputs.clone(), targets=[_Logit(label)])[0]
+        finally:
+            cam.activations_and_grads.clear()  # release this image's activations and gradients
         heat = np.nan_to_num(np.asarray(heat, dtype=np.float32)).clip(0.0, 1.0)
         figure = None
         if faithfulness:

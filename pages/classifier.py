@@ -26,8 +26,11 @@ for column, (name, key) in zip(
     columns, [("Accuracy", "accuracy"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"),
               ("AUC", "auc"), ("Threshold", "threshold")], strict=True,
 ):  # fmt: skip
-    value = figures[key]
-    column.metric(name, f"{value:.3f}" if key in ("auc", "threshold") else f"{100 * value:.1f} %")
+    value = figures[key]  # None where undefined (e.g. AUC on one class)
+    if value is None:
+        column.metric(name, "–")
+    else:
+        column.metric(name, f"{value:.3f}" if key in ("auc", "threshold") else f"{100 * value:.1f} %")
 st.caption(
     f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{meta['arch']}`, "
     f"epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."

@@ -42,3 +42,12 @@ def test_bad_requests_are_refused(explainer, inputs):
         explainer.explain(inputs, method="LIME")
     with pytest.raises(InputError, match="one prepared image"):
         explainer.explain(inputs[0])
+
+
+def test_predictions_do_not_feed_the_heat_map_hooks(explainer, inputs):
+    # pytorch-grad-cam's hooks copy every activation they see; they must not sit on the model that predicts.
+    explainer.explain(inputs, method="Grad-CAM")
+    for _ in range(3):
+        explainer.classifier.probabilities(inputs)
+    hooks = explainer._cam("Grad-CAM").activations_and_grads
+    assert hooks.activations == [] and hooks.gradients == []
