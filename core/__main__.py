@@ -24,7 +24,7 @@ def _train(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         balance=args.balance,
-        augment=not args.no_augment,
+        augment=args.augment,
         pretrained=args.pretrained,
         seed=args.seed,
         validation_fraction=args.validation_fraction,
@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     from core.classify.checkpoint import DEFAULT_MODEL_PATH
     from core.classify.models import ARCHITECTURES
     from core.classify.train import BALANCE_MODES, TrainConfig
+    from core.classify.transforms import AUGMENTATIONS
 
     defaults = TrainConfig(data="", out="")
     parser = argparse.ArgumentParser(prog="python -m core", description="Chest X-ray workstation tools.")
@@ -99,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (one-cycle)")
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     train.add_argument("--balance", default=defaults.balance, choices=BALANCE_MODES, help="class imbalance handling")
-    train.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    train.add_argument("--augment", default=defaults.augment, choices=list(AUGMENTATIONS), help="augmentation level")
     train.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (needs a network)")
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)

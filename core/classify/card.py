@@ -39,6 +39,19 @@ def _interval(figures: dict[str, Any], key: str, percent: bool) -> str:
     return f" ({_pct(low)} – {_pct(high)})" if percent else f" ({low:.3f} – {high:.3f})"
 
 
+_AUGMENTATION_TEXT = {
+    "none": "none",
+    "standard": "rotation ±10°, scale ±10 %, shift ±6 %, gamma, noise",
+    "strong": "rotation ±15°, scale ±20 %, aspect ±15 %, shift ±10 %, gamma, contrast, brightness, blur/sharpen, noise",
+}
+
+
+def _augmentation(level: str | bool) -> str:
+    if isinstance(level, bool):  # recipes written before the augmentation levels
+        level = "standard" if level else "none"
+    return f"{level} ({_AUGMENTATION_TEXT[level]})" if level != "none" else "none"
+
+
 def _counts(counts: dict[str, int]) -> str:
     return " + ".join(f"{n} {label}" for label, n in counts.items())
 
@@ -100,7 +113,7 @@ def render_model_card(
         f"  data fingerprint `{data['fingerprint']}`.",
         f"- Recipe: AdamW, one-cycle learning rate peaking at {recipe['learning_rate']}, weight decay",
         f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
-        f"  {recipe['balance']}; augmentation: {'rotation ±10°, scale ±10 %, shift ±6 %, gamma, noise' if recipe['augment'] else 'none'}.",  # noqa: E501
+        f"  {recipe['balance']}; augmentation: {_augmentation(recipe['augment'])}.",
         f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}.",
         "",
         "## Figures",

@@ -40,7 +40,7 @@ from core.classify.data import LABELS, ImageRecord, count_labels, load_images, s
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import ARCHITECTURES, build_model
-from core.classify.transforms import augment, model_input, sample_augmentation
+from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample_augmentation
 from core.errors import InputError
 
 __all__ = ["BALANCE_MODES", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
@@ -70,7 +70,8 @@ class TrainConfig:
     balance : str
         Class imbalance: ``"loss"`` weights each class's images to equal total weight, ``"sampler"`` draws
         classes equally often, ``"none"`` does neither.
-    augment : bool
+    augment : str
+        A key of :data:`~core.classify.transforms.AUGMENTATIONS` (``"none"``, ``"standard"``, ``"strong"``).
     pretrained : bool
         Start from ImageNet weights (needs a network once).
     seed : int
@@ -99,7 +100,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 0.05
     balance: str = "loss"
-    augment: bool = True
+    augment: str = "standard"
     pretrained: bool = False
     seed: int = 0
     validation_fraction: float = 0.1
@@ -113,6 +114,10 @@ class TrainConfig:
         problems = []
         if self.arch not in ARCHITECTURES:
             problems.append(f"unknown architecture '{self.arch}' (choose {', '.join(ARCHITECTURES)})")
+        if isinstance(self.augment, bool):  # the recipe of runs before the augmentation levels
+            object.__setattr__(self, "augment", "standard" if self.augment else "none")
+        if self.augment not in AUGMENTATIONS:
+            problems.append(f"augment must be one of {', '.join(AUGMENTATIONS)}, not '{self.augment}'")
         if self.balance not in BALANCE_MODES:
             problems.append(f"balance must be one of {', '.join(BALANCE_MODES)}, not '{self.balance}'")
         if self.epochs < 1 or self.batch_size < 2:
@@ -230,8 +235,8 @@ def _train_epoch(
         if index.numel() < 2:  # batch normalisation needs two images
             continue
         batch = images[index].unsqueeze(1).float().div_(255.0)
-        if config.augment:
-            params = sample_augmentation(index.numel(), generator=generator)
+        if AUGMENTATIONS[config.augment] is not None:
+            params = sample_augmentation(index.numel(), generator=generator, **AUGMENTATIONS[config.augment])
             batch = augment(batch, params, noise=torch.randn(batch.shape, generator=generator))
         batch = batch.to(device, memory_format=torch.channels_last)
         target = labels[index].float().to(device)

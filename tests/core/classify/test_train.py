@@ -16,7 +16,7 @@ from tests.core.conftest import quick_config
 
 
 def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
-    train(quick_config(shared_data, tmp_path, epochs=6, augment=False))
+    train(quick_config(shared_data, tmp_path, epochs=6, augment="none"))
     history = json.loads((tmp_path / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
     assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]

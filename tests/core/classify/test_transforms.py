@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.classify.transforms import AugmentParams, augment, model_input, sample_augmentation
+from core.classify.transforms import AUGMENTATIONS, AugmentParams, augment, model_input, sample_augmentation
 from core.preprocess import add_salt_and_pepper
 
 
@@ -54,16 +54,57 @@ def test_gamma_darkens_or_brightens_mid_tones():
 
 
 def test_sampling_is_seeded_and_within_bounds():
-    first = sample_augmentation(500, generator=torch.Generator().manual_seed(3))
-    again = sample_augmentation(500, generator=torch.Generator().manual_seed(3))
+    first = sample_augmentation(500, generator=torch.Generator().manual_seed(3), **AUGMENTATIONS["strong"])
+    again = sample_augmentation(500, generator=torch.Generator().manual_seed(3), **AUGMENTATIONS["strong"])
     assert all(torch.equal(a, b) for a, b in zip(first.__dict__.values(), again.__dict__.values(), strict=True))
-    assert first.angle_deg.abs().max() <= 10 and (first.scale - 1).abs().max() <= 0.1
+    standard = sample_augmentation(500, generator=torch.Generator().manual_seed(3))
+    assert standard.angle_deg.abs().max() <= 10 and (standard.scale - 1).abs().max() <= 0.1
     assert first.noise_std.min() >= 0 and first.angle_deg.std() > 3  # really drawn, not constant
 
 
 def test_augmented_images_stay_in_unit_range():
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(8, 1, 32, 32)
-    params = sample_augmentation(8, generator=generator)
+    params = sample_augmentation(8, generator=generator, **AUGMENTATIONS["strong"])
     out = augment(images, params, noise=torch.randn(images.shape, generator=generator))
     assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_strong_augmentation_draws_every_transform_within_bounds():
+    params = sample_augmentation(500, generator=torch.Generator().manual_seed(0), **AUGMENTATIONS["strong"])
+    assert params.angle_deg.abs().max() <= 15 and (params.scale - 1).abs().max() <= 0.2
+    assert params.aspect.log().abs().max() <= 0.15 + 1e-6 and params.contrast.log().abs().max() <= 0.4 + 1e-6
+    assert params.sharpness.min() >= -1.0 and params.sharpness.max() <= 1.5 and params.sharpness.std() > 0.3
+    # The standard level leaves the extra transforms out.
+    standard = sample_augmentation(4, generator=torch.Generator().manual_seed(0), **AUGMENTATIONS["standard"])
+    assert standard.aspect is None and standard.contrast is None and standard.sharpness is None
+
+
+def test_aspect_stretches_horizontally_only():
+    images = torch.zeros(1, 1, 40, 40)
+    images[..., 15:25, 15:25] = 1.0
+    params = AugmentParams(**{**_identity(1).__dict__, "aspect": torch.tensor([1.5])})
+    out = augment(images, params)[0, 0]
+    width = (out.sum(dim=0) > 0.5 * out.sum(dim=0).max()).sum().item()
+    height = (out.sum(dim=1) > 0.5 * out.sum(dim=1).max()).sum().item()
+    assert width == pytest.approx(15, abs=1) and height == pytest.approx(10, abs=1)
+
+
+def test_sharpness_blurs_or_sharpens_an_edge():
+    images = torch.zeros(2, 1, 16, 16)
+    images[..., 8:] = 0.8
+    params = AugmentParams(**{**_identity(2).__dict__, "sharpness": torch.tensor([-1.0, 1.0])})
+    blurred, sharpened = augment(images, params)[:, 0, 8]
+    assert 0.0 < blurred[7] < 0.4 < blurred[8] < 0.8  # the step is smoothed
+    assert sharpened[8] == pytest.approx(1.0, abs=0.02) or sharpened[8] > 0.8  # overshoot on the bright side
+    assert sharpened[7] == 0.0  # and (clipped) undershoot on the dark side
+
+
+def test_contrast_and_brightness_change_grey_levels_about_the_mean():
+    images = torch.linspace(0.3, 0.7, 64).view(1, 1, 8, 8).repeat(2, 1, 1, 1)
+    params = AugmentParams(
+        **{**_identity(2).__dict__, "contrast": torch.tensor([2.0, 1.0]), "brightness": torch.tensor([0.0, 0.1])}
+    )
+    out = augment(images, params)
+    assert (out[0].max() - out[0].min()).item() == pytest.approx(0.8, abs=1e-4)
+    torch.testing.assert_close(out[1], images[1] + 0.1)
