@@ -57,16 +57,33 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.classify.predict import Classifier
-    from core.io import read_xray_file
+    from pathlib import Path
 
-    classifier = Classifier(args.model)
+    from PIL import Image
+
+    from core.diagnose import Diagnoser
+    from core.export.heatmap import heat_overlay
+    from core.io import read_xray_file
+    from core.store.files import write_atomic
+
+    diagnoser = Diagnoser(args.model)
     failures = 0
     for path in args.files:
         try:
-            prediction = classifier.predict([read_xray_file(path)])[0]
+            diagnosis = diagnoser.diagnose(read_xray_file(path), method=args.method if args.cam else None,
+                                           faithfulness=args.cam is not None)  # fmt: skip
+            prediction = diagnosis.prediction
             record = {"file": path, "label": prediction.label, "probabilities": dict(prediction.probabilities),
-                      "threshold": prediction.threshold, "model": prediction.model}  # fmt: skip
+                      "threshold": prediction.threshold, "model": prediction.model,
+                      "model_version": diagnoser.classifier.version, "warnings": list(diagnosis.warnings)}  # fmt: skip
+            if diagnosis.cam is not None:
+                overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat)
+                target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
+                write_atomic(target, lambda handle, image=overlay: Image.fromarray(image).save(handle, format="PNG"))
+                faithfulness = diagnosis.cam.faithfulness
+                record["cam"] = {"file": str(target), "method": args.method, "target": diagnosis.cam.target,
+                                 "drop_cam": faithfulness.drop_cam,
+                                 "drop_random": faithfulness.drop_random}  # fmt: skip
         except CoreError as error:  # one bad file must not stop the batch
             failures += 1
             record = {"file": path, "error": str(error)}
@@ -76,7 +93,10 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"{path}: error: {record['error']}", flush=True)
         else:
             print(f"{path}: {record['label']} (P(PNEUMONIA) = {record['probabilities']['PNEUMONIA']:.3f}, "
-                  f"threshold {record['threshold']:.3f})", flush=True)  # fmt: skip
+                  f"threshold {record['threshold']:.3f})" + (f", heat map {record['cam']['file']}" if "cam" in record
+                  else ""), flush=True)  # fmt: skip
+            for warning in record["warnings"]:
+                print(f"  warning: {warning}", flush=True)
     return 1 if failures else 0
 
 
@@ -85,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     from core.classify.models import ARCHITECTURES
     from core.classify.train import BALANCE_MODES, TrainConfig
     from core.classify.transforms import AUGMENTATIONS
+    from core.explain import CAM_METHODS
 
     defaults = TrainConfig(data="", out="")
     parser = argparse.ArgumentParser(prog="python -m core", description="Chest X-ray workstation tools.")
@@ -124,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("files", nargs="+", help="image files")
     predict.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
+    predict.add_argument("--cam", metavar="DIR", help="write heat-map overlays (PNG) into this folder")
+    predict.add_argument("--method", default="Grad-CAM", choices=list(CAM_METHODS), help="heat-map method")
     predict.set_defaults(run=_predict)
     return parser
 

@@ -55,6 +55,17 @@ class Faithfulness:
         """``drop_cam - drop_random``: above 0 the map points at what the model uses more than chance does."""
         return self.drop_cam - self.drop_random
 
+    @property
+    def assessment(self) -> str:
+        """``"telling"`` (excess ≥ 0.10), ``"weak"`` (≥ 0.02) or ``"decorative"``: how far to trust the map.
+
+        The cut-offs are rules of thumb on the probability scale: removing a fifth of the image where the map
+        points should cost the verdict at least ten points more than removing a random fifth.
+        """
+        if self.excess >= 0.10:
+            return "telling"
+        return "weak" if self.excess >= 0.02 else "decorative"
+
 
 @dataclass(frozen=True)
 class CamMap:

@@ -216,18 +216,19 @@ def _read_raster(data: bytes, *, name: str, limits: InputLimits) -> XRay:
     notes = []
     if orientation != 1:
         notes.append(f"EXIF orientation {orientation} applied (image rotated/flipped as the camera recorded).")
-    pixels, mode_text, mode_notes = _pillow_to_grey(image)
+    pixels, mode_text, mode_notes, colour = _pillow_to_grey(image)
     return XRay(
         pixels=pixels,
         name=name,
         source_format=source_format,
         original_mode=mode_text,
         notes=(*notes, *mode_notes),
+        colour=colour,
     )
 
 
-def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str]]:
-    """Convert any Pillow mode to float32 grey in [0, 1]; returns pixels, a mode description and notes."""
+def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str], bool]:
+    """Convert any Pillow mode to float32 grey in [0, 1]; returns pixels, a mode description, notes, colour."""
     mode = image.mode
     notes: list[str] = []
     if mode.startswith("I"):  # 16-bit ("I;16", "I;16B") or 32-bit integer grey
@@ -235,7 +236,8 @@ def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str]]:
         bits = _significant_bits(float(values.max(initial=0)))
         if bits > 8:
             notes.append(f"{bits}-bit data scaled by 1/{2**bits - 1}.")
-        return (np.clip(values / (2**bits - 1), 0, 1)).astype(np.float32), f"{mode} ({bits}-bit grey)", notes
+        grey = np.clip(values / (2**bits - 1), 0, 1).astype(np.float32)
+        return grey, f"{mode} ({bits}-bit grey)", notes, False
     if mode == "P":
         image = image.convert("RGBA")
         notes.append("Palette image expanded to its colours.")
@@ -250,8 +252,8 @@ def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str]]:
 
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 2:
-        return array / 255.0, f"{mode} 8-bit", notes
-    colour, alpha = array[..., :-1], None
+        return array / 255.0, f"{mode} 8-bit", notes, False
+    colour, alpha, is_colour = array[..., :-1], None, False
     if image.mode in ("LA", "RGBA"):
         alpha = array[..., -1] / 255.0
     else:
@@ -263,12 +265,12 @@ def _pillow_to_grey(image: Image.Image) -> tuple[np.ndarray, str, list[str]]:
         if float(np.percentile(spread, 99)) <= _GREY_TOLERANCE_8BIT:
             grey = colour.mean(axis=-1)
         else:
-            grey = colour @ _LUMA_WEIGHTS
+            grey, is_colour = colour @ _LUMA_WEIGHTS, True
             notes.append("Colour image converted to grey: check that it is an X-ray and not a photograph.")
     if alpha is not None and float(alpha.min()) < 1.0:
         grey = grey * alpha
         notes.append("Transparent pixels shown as black (alpha channel composited over black).")
-    return (grey / 255.0).astype(np.float32), f"{mode} 8-bit", notes
+    return (grey / 255.0).astype(np.float32), f"{mode} 8-bit", notes, is_colour
 
 
 def _significant_bits(peak: float) -> int:
@@ -348,6 +350,7 @@ def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> 
         pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
         notes=tuple(notes),
         metadata=metadata,
+        colour=stored.ndim == 3,
     )
 
 

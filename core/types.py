@@ -50,6 +50,9 @@ class XRay:
         Technical tags worth showing (DICOM modality, body part, view position); no patient identifiers.
     sha256 : str
         Hex SHA-256 of the file's bytes: identifies an upload without storing it.
+    colour : bool
+        The file held a colour image (its channels differ), converted to grey: a hint that it may be a photograph
+        or screenshot rather than a radiograph.
     """
 
     pixels: np.ndarray
@@ -60,6 +63,7 @@ class XRay:
     notes: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     sha256: str = ""
+    colour: bool = False
 
     def __post_init__(self) -> None:
         pixels = np.asarray(self.pixels)

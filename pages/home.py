@@ -33,12 +33,24 @@ st.markdown(
 st.page_link("pages/classifier.py", label="Open the classifier", icon=":material/model_training:")
 st.markdown(
     """
+- **Diagnose** — drop one or many chest X-rays (or pick samples) and read each verdict, NORMAL or PNEUMONIA, with
+  its calibrated probability, the decision threshold and the model that gave it; a heat map (Grad-CAM, Grad-CAM++,
+  Score-CAM or Eigen-CAM) with a faithfulness check that tells a telling map from a decorative one; a sortable
+  table of the batch (CSV) and a one-page report per image (PDF or PNG).
+- **History** — every verdict kept on record (file hash, not the image, unless you ask), filtered and exported.
+"""
+)
+st.page_link("pages/diagnose.py", label="Diagnose X-rays", icon=":material/stethoscope:")
+st.page_link("pages/history.py", label="Open the history", icon=":material/history:")
+st.markdown(
+    """
 **How to start:** open the lab, upload an X-ray or keep the sample that is already selected, then switch steps
 on in the sidebar. Every control updates the result at once.
 
 **Input:** JPEG, PNG (8- or 16-bit, grey, colour, with transparency or a palette) and single-frame DICOM
 radiographs (windowing, rescale and MONOCHROME1 are honoured). Files up to 64 MB and 40 megapixels, at least
-64×64 px. Uploads are processed in memory and not stored.
+64×64 px. The lab processes uploads in memory and stores nothing; Diagnose records each verdict with the file's
+hash (and the file itself only if you ask).
 
 **Sample images:** six paediatric chest X-rays from Kermany et al., *Cell* 2018 (Mendeley Data,
 doi:10.17632/rscbjbr9sj, CC BY 4.0).

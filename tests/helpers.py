@@ -47,10 +47,12 @@ def make_dicom(
     frames: int = 1,
     sop_class: UID = DIGITAL_XRAY_STORAGE,
     preamble: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> bytes:
     """A DICOM file holding ``stored`` (``(H, W)`` or ``(frames, H, W)`` integers), or no pixels if ``None``.
 
-    ``window`` is (centre, width); ``rescale`` is (slope, intercept).
+    ``window`` is (centre, width); ``rescale`` is (slope, intercept); ``tags`` override or add elements by keyword
+    (``Modality``, ``BodyPartExamined``, ``ViewPosition``...).
     """
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -63,6 +65,8 @@ def make_dicom(
     dataset.Modality = "DX"
     dataset.BodyPartExamined = "CHEST"
     dataset.PatientName = "Test^Patient"
+    for keyword, value in (tags or {}).items():
+        setattr(dataset, keyword, value)
     if stored is not None:
         dtype = np.int16 if signed else np.uint16
         array = np.asarray(stored).astype(dtype)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from core.errors import CoreError
@@ -10,7 +12,7 @@ from core.samples import list_samples
 from core.types import XRay
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def _decode(data: bytes, name: str) -> XRay:
     # An XRay is immutable, so one decoded copy can be shared by every session that opens the same file.
     return read_xray(data, name=name)
@@ -54,6 +56,48 @@ def pick_xray(*, key: str) -> XRay | None:
     except CoreError as error:
         st.error(str(error))
         return None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file a user chose: its bytes, and the decoded X-ray or the sentence saying why there is none."""
+
+    name: str
+    data: bytes
+    xray: XRay | None
+    error: str | None
+
+
+def pick_xrays(*, key: str) -> list[Upload]:
+    """Upload widget for many files plus a multi-choice of shipped samples; every file is decoded or explained.
+
+    Parameters
+    ----------
+    key : str
+        Prefix of the widgets' keys (``{key}_uploads``, ``{key}_samples``), unique per page.
+    """
+    upload_column, sample_column = st.columns([3, 2])
+    uploads = upload_column.file_uploader(
+        "Upload chest X-rays (JPEG, PNG or DICOM)",
+        accept_multiple_files=True,
+        key=f"{key}_uploads",
+        help="Several files at once are fine. DICOM files without an extension are accepted too.",
+    )
+    chosen = sample_column.multiselect(
+        "…and/or pick samples",
+        list_samples(),
+        format_func=lambda s: s.title,
+        key=f"{key}_samples",
+        help="Real X-rays from Kermany et al. (CC BY 4.0), shipped with the app.",
+    )
+    files = [(u.name, u.getvalue()) for u in uploads or []] + [(s.path.name, s.path.read_bytes()) for s in chosen]
+    result = []
+    for name, data in files:
+        try:
+            result.append(Upload(name=name, data=data, xray=_decode(data, name), error=None))
+        except CoreError as error:
+            result.append(Upload(name=name, data=data, xray=None, error=str(error)))
+    return result
 
 
 def describe_xray(xray: XRay) -> None:

@@ -17,8 +17,10 @@ from ui.layout import research_notice
 
 PAGES = {
     "pages/home.py": {"title": "Home", "icon": ":material/home:", "default": True},
+    "pages/diagnose.py": {"title": "Diagnose", "icon": ":material/stethoscope:"},
     "pages/preprocessing_lab.py": {"title": "Preprocessing lab", "icon": ":material/science:"},
     "pages/classifier.py": {"title": "Classifier", "icon": ":material/model_training:"},
+    "pages/history.py": {"title": "History", "icon": ":material/history:"},
 }
 _routing = threading.local()  # each session's script runs in its own thread
 

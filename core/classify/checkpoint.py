@@ -11,8 +11,6 @@ optimiser, scheduler and random-generator states under ``"training"`` so a run c
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from torch import nn
 from core.classify.data import LABELS
 from core.classify.models import ARCHITECTURES, build_model
 from core.errors import ModelError
+from core.store.files import write_atomic
 
 __all__ = ["DEFAULT_MODEL_PATH", "FORMAT", "VERSION", "load_checkpoint", "load_model", "save_checkpoint"]
 
@@ -62,8 +61,6 @@ def save_checkpoint(
     -------
     Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         k: (v.detach().to(torch.float16) if half and v.is_floating_point() else v.detach()).cpu().clone()
         for k, v in model.state_dict().items()
@@ -71,18 +68,7 @@ def save_checkpoint(
     payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "meta": meta, "state_dict": state}
     if training is not None:
         payload["training"] = training
-    descriptor, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a model is a shareable file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

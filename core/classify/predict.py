@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class Classifier:
     def __init__(self, path: str | Path = DEFAULT_MODEL_PATH) -> None:
         self.path = Path(path)
         self.model, self.meta = load_model(self.path)
+        #: The first 12 hex digits of the checkpoint file's SHA-256: which weights decided, whatever the file name.
+        self.version: str = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
         self.input_size: int = self.meta["input_size"]
         self.temperature: float = self.meta["temperature"]
         self.threshold: float = self.meta["threshold"]

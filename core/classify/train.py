@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from core.classify.metrics import binary_metrics
 from core.classify.models import ARCHITECTURES, build_model
 from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample_augmentation
 from core.errors import InputError
+from core.store.files import write_atomic
 
 __all__ = ["BALANCE_MODES", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
 
@@ -494,6 +494,4 @@ def train(
 
 
 def _write_json(path: Path, value: object) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(value, indent=1))
-    os.replace(temporary, path)
+    write_atomic(path, json.dumps(value, indent=1).encode())

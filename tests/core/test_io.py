@@ -77,7 +77,7 @@ def test_opaque_rgba_and_grey_rgb_equal_grey():
     for image in (Image.fromarray(rgb), Image.fromarray(np.dstack([rgb, np.full_like(grey, 255)]), "RGBA")):
         xray = read_xray(encode(image), name="grey.png")
         assert np.allclose(xray.pixels, grey / 255, atol=1e-6)
-        assert xray.notes == ()
+        assert xray.notes == () and not xray.colour
 
 
 def test_colour_photograph_is_converted_and_flagged():
@@ -85,7 +85,7 @@ def test_colour_photograph_is_converted_and_flagged():
     colour[..., 0] = 200  # red
     xray = read_xray(encode(colour), name="photo.png")
     assert xray.pixels.max() == pytest.approx(0.299 * 200 / 255, abs=1e-3)
-    assert any("Colour image" in note for note in xray.notes)
+    assert any("Colour image" in note for note in xray.notes) and xray.colour
 
 
 def test_palette_png_decodes_to_its_grey_levels():

@@ -1,0 +1,89 @@
+"""One X-ray through the classifier and its heat map: what the Diagnose page, ``python -m core predict`` and the
+benchmark share.
+
+Build one :class:`Diagnoser` per process (the model, its heat-map copy and the CAM objects are made once) and call it
+for every image. It may be shared by threads (Streamlit runs each browser session in its own): heat maps, whose
+library keeps per-call state on the hooked model, are computed one at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.classify.checkpoint import DEFAULT_MODEL_PATH
+from core.classify.predict import Classifier
+from core.explain import CamMap, Explainer
+from core.suitability import suitability_warnings
+from core.types import Prediction, XRay
+
+__all__ = ["Diagnoser", "Diagnosis"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the workstation says about one X-ray.
+
+    Attributes
+    ----------
+    xray : XRay
+    model_input : ndarray of float32, shape (S, S)
+        The image as the model saw it.
+    prediction : Prediction
+    cam : CamMap or None
+        The heat map (and its faithfulness figure) when one was asked for.
+    warnings : tuple of str
+        Reasons to doubt the image is a frontal chest X-ray (:func:`core.suitability.suitability_warnings`).
+    """
+
+    xray: XRay
+    model_input: np.ndarray
+    prediction: Prediction
+    cam: CamMap | None
+    warnings: tuple[str, ...]
+
+
+class Diagnoser:
+    """A classifier with its explainer, built once.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint; the shipped default model when omitted.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_MODEL_PATH) -> None:
+        self.classifier = Classifier(path)
+        self.explainer = Explainer(self.classifier)
+        self._cam_lock = threading.Lock()
+
+    def diagnose(
+        self, xray: XRay, *, method: str | None = "Grad-CAM", faithfulness: bool = True, seed: int = 0
+    ) -> Diagnosis:
+        """Verdict, heat map (``method=None``: none) and warnings for one X-ray."""
+        inputs = self.classifier.batch([xray])
+        prediction = self.classifier.verdict(float(self.classifier.probabilities(inputs)[0]))
+        cam = None
+        if method is not None:
+            with self._cam_lock:
+                cam = self.explainer.explain(
+                    inputs, method=method, target=prediction.label, faithfulness=faithfulness, seed=seed
+                )
+        return Diagnosis(
+            xray=xray,
+            model_input=inputs[0, 0].numpy(),
+            prediction=prediction,
+            cam=cam,
+            warnings=tuple(suitability_warnings(xray)),
+        )
+
+    def predict(self, xrays: Sequence[XRay], *, batch_size: int = 32) -> list[Prediction]:
+        """Verdicts only (no heat maps), in batches: the fast path for many images."""
+        predictions: list[Prediction] = []
+        for start in range(0, len(xrays), batch_size):
+            predictions += self.classifier.predict(xrays[start : start + batch_size])
+        return predictions

@@ -1,0 +1,191 @@
+"""Every prediction the workstation makes, kept on record: what was seen (a hash, not the image), what was said,
+by which model, when. The image itself is kept only when the user asks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.store.db import Base, StoreError, session_factory
+from core.types import Prediction
+
+__all__ = ["PredictionStore", "StoredPrediction"]
+
+
+class _PredictionRow(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[str] = mapped_column(String(16), index=True)
+    p_normal: Mapped[float] = mapped_column(Float)
+    p_pneumonia: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    warnings: Mapped[str] = mapped_column(Text, default="[]")
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    """One record, as read back.
+
+    Attributes
+    ----------
+    id : int
+    created : datetime
+        When the prediction was made (UTC).
+    file_name, sha256 : str
+        The file's name and the SHA-256 of its bytes.
+    label : str
+    p_normal, p_pneumonia, threshold : float
+    model : str
+        The model's description (file, architecture, epoch, date).
+    model_version : str
+        The first 12 hex digits of the checkpoint's SHA-256.
+    warnings : tuple of str
+        Suitability warnings shown with the verdict.
+    has_image : bool
+        Whether the image's bytes were kept.
+    """
+
+    id: int
+    created: dt.datetime
+    file_name: str
+    sha256: str
+    label: str
+    p_normal: float
+    p_pneumonia: float
+    threshold: float
+    model: str
+    model_version: str
+    warnings: tuple[str, ...]
+    has_image: bool
+
+
+class PredictionStore:
+    """Write and query prediction records.
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL; :func:`core.store.db.database_url` when omitted.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self._sessions = session_factory(url)
+
+    def add(
+        self,
+        *,
+        file_name: str,
+        sha256: str,
+        prediction: Prediction,
+        model_version: str,
+        warnings: Sequence[str] = (),
+        image: bytes | None = None,
+    ) -> int:
+        """Record one prediction; returns its id. ``image`` (the file's bytes) only when the user asked."""
+        row = _PredictionRow(
+            created=dt.datetime.now(dt.UTC),
+            file_name=file_name[:255],
+            sha256=sha256,
+            label=prediction.label,
+            p_normal=float(prediction.probabilities["NORMAL"]),
+            p_pneumonia=float(prediction.probabilities["PNEUMONIA"]),
+            threshold=float(prediction.threshold),
+            model=prediction.model[:255],
+            model_version=model_version,
+            warnings=json.dumps(list(warnings)),
+            image=image,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+                session.flush()
+                return row.id
+        except SQLAlchemyError as error:
+            raise StoreError(f"The prediction for '{file_name}' could not be recorded ({error}).") from error
+
+    def query(
+        self,
+        *,
+        labels: Sequence[str] | None = None,
+        model_version: str | None = None,
+        name_contains: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[StoredPrediction]:
+        """Records matching every given filter, newest first.
+
+        Parameters
+        ----------
+        labels : sequence of str, optional
+            Keep these verdicts only.
+        model_version : str, optional
+        name_contains : str, optional
+            Case-insensitive part of the file name.
+        since, until : datetime, optional
+            Creation time bounds (inclusive, exclusive); naive times are taken as UTC.
+        limit : int
+        """
+        statement = select(_PredictionRow, _PredictionRow.image.isnot(None))
+        if labels is not None:
+            statement = statement.where(_PredictionRow.label.in_(list(labels)))
+        if model_version:
+            statement = statement.where(_PredictionRow.model_version == model_version)
+        if name_contains:
+            statement = statement.where(_PredictionRow.file_name.icontains(name_contains, autoescape=True))
+        if since is not None:
+            statement = statement.where(_PredictionRow.created >= _utc(since))
+        if until is not None:
+            statement = statement.where(_PredictionRow.created < _utc(until))
+        statement = statement.order_by(_PredictionRow.created.desc(), _PredictionRow.id.desc()).limit(limit)
+        try:
+            with self._sessions() as session:
+                return [_stored(row, has_image) for row, has_image in session.execute(statement)]
+        except SQLAlchemyError as error:
+            raise StoreError(f"The prediction records could not be read ({error}).") from error
+
+    def image(self, record_id: int) -> bytes | None:
+        """The kept image bytes of a record (``None`` when none were kept or the record does not exist)."""
+        with self._sessions() as session:
+            return session.scalar(select(_PredictionRow.image).where(_PredictionRow.id == record_id))
+
+    def model_versions(self) -> dict[str, str]:
+        """Model version → description, for every model that has records."""
+        statement = select(_PredictionRow.model_version, _PredictionRow.model).distinct()
+        with self._sessions() as session:
+            return dict(session.execute(statement).tuples().all())
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
+    return StoredPrediction(
+        id=row.id,
+        created=_utc(row.created),  # SQLite hands timezone-aware columns back naive
+        file_name=row.file_name,
+        sha256=row.sha256,
+        label=row.label,
+        p_normal=row.p_normal,
+        p_pneumonia=row.p_pneumonia,
+        threshold=row.threshold,
+        model=row.model,
+        model_version=row.model_version,
+        warnings=tuple(json.loads(row.warnings or "[]")),
+        has_image=bool(has_image),
+    )

@@ -1,0 +1,189 @@
+"""Diagnose: drop chest X-rays, read each verdict with its calibrated probability and a heat map, keep a record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import CoreError
+from core.explain import CAM_METHODS
+from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, heat_overlay
+from core.export.report import REPORT_FORMATS, diagnosis_report
+from core.suitability import suitability_warnings
+from ui.diagnosis import diagnose_cached, predict_cached
+from ui.inputs import Upload, pick_xrays
+from ui.layout import RESEARCH_NOTICE
+from ui.models import default_diagnoser, prediction_store
+from ui.navigation import page_setup
+
+page_setup()
+
+CARDS_PER_PAGE = 4
+
+st.title("Diagnose")
+st.warning(RESEARCH_NOTICE, icon=":material/warning:")
+try:
+    diagnoser = default_diagnoser()
+except CoreError as error:
+    st.error(f"The model cannot be loaded. {error}")
+    st.stop()
+classifier = diagnoser.classifier
+test = classifier.test_figures or {}
+model_line = f"Model **{classifier.description}** · version `{classifier.version}`"
+if test:
+    model_line += (
+        f" · on the held-out test split: accuracy {100 * test['accuracy']:.1f} %, sensitivity "
+        f"{100 * test['sensitivity']:.1f} %, specificity {100 * test['specificity']:.1f} %, AUC {test['auc']:.3f}"
+    )
+st.caption(model_line)
+MODEL_FACTS = {"version": classifier.version, "test": classifier.test_figures}  # what a report says of the model
+
+with st.sidebar:
+    st.header("Heat map")
+    method = st.selectbox(
+        "Method",
+        list(CAM_METHODS),
+        key="cam_method",
+        help="Score-CAM is the slowest (about 2 s per image on two CPU cores).",
+    )
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="cam_opacity")
+    colourmap = st.selectbox("Colour scale", HEAT_COLOURMAPS, key="cam_colours")
+    st.image(colour_bar(colourmap), caption="0 (no evidence) → 1 (strongest evidence)", width="stretch")
+    faithfulness = st.toggle(
+        "Faithfulness check",
+        value=True,
+        key="cam_faithfulness",
+        help="Remove the map's top 20 % of pixels and, separately, 20 % random pixels; compare "
+        "how much the verdict's probability falls.",
+    )
+    st.header("Records")
+    keep_images = st.toggle(
+        "Keep the image files in the database",
+        value=False,
+        key="keep_images",
+        help="Off: only each file's SHA-256 hash, name and verdict are recorded.",
+    )
+
+uploads = pick_xrays(key="diagnose")
+if not uploads:
+    st.info("Upload one or several chest X-rays, or pick samples, to get verdicts and heat maps.")
+    st.stop()
+readable = [u for u in uploads if u.xray is not None]
+predictions = dict(zip((id(u) for u in readable), predict_cached(diagnoser, [u.xray for u in readable]), strict=True))
+
+
+def record(upload: Upload) -> None:
+    """Keep the prediction on record once per session, model and file."""
+    key = (classifier.version, upload.xray.sha256)
+    recorded = st.session_state.setdefault("diagnose_recorded", set())
+    if key in recorded:
+        return
+    try:
+        prediction_store().add(
+            file_name=upload.name,
+            sha256=upload.xray.sha256,
+            prediction=predictions[id(upload)],
+            model_version=classifier.version,
+            warnings=suitability_warnings(upload.xray),
+            image=upload.data if keep_images else None,
+        )
+    except CoreError as error:
+        st.warning(f"The prediction for '{upload.name}' was not recorded: {error}")
+        return
+    recorded.add(key)
+
+
+for upload in readable:
+    record(upload)
+
+# ---- Batch table -------------------------------------------------------------------------------------------------
+table = pd.DataFrame(
+    [
+        {
+            "File": u.name,
+            "Verdict": predictions[id(u)].label if u.xray is not None else "not read",
+            "P(PNEUMONIA)": predictions[id(u)].probabilities["PNEUMONIA"] if u.xray is not None else None,
+            "SHA-256": u.xray.sha256[:12] if u.xray is not None else "",
+            "Problem": u.error or "",
+        }
+        for u in uploads
+    ]
+)
+st.subheader(f"{len(readable)} of {len(uploads)} images classified")
+st.dataframe(
+    table,
+    hide_index=True,
+    key="diagnose_table",
+    column_config={"P(PNEUMONIA)": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)},
+)
+st.caption(
+    f"PNEUMONIA when P(PNEUMONIA) ≥ {classifier.threshold:.3f} (threshold chosen on validation data). "
+    "Click a column header to sort."
+)
+st.download_button(
+    "Download the table (CSV)",
+    data=table.to_csv(index=False).encode(),
+    file_name=f"verdicts_{dt.datetime.now(dt.UTC):%Y%m%d_%H%M%S}.csv",
+    mime="text/csv",
+    key="download_csv",
+)
+for upload in uploads:
+    if upload.error:
+        st.error(upload.error)
+
+# ---- One card per image ------------------------------------------------------------------------------------------
+if not readable:
+    st.stop()
+pages = (len(readable) + CARDS_PER_PAGE - 1) // CARDS_PER_PAGE
+page = st.number_input(f"Images {CARDS_PER_PAGE} at a time: page", 1, pages, 1, key="card_page") if pages > 1 else 1
+for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CARDS_PER_PAGE]):
+    diagnosis = diagnose_cached(diagnoser, upload.xray, method=method, faithfulness=faithfulness)
+    prediction, cam = diagnosis.prediction, diagnosis.cam
+    with st.container(border=True, key=f"card_{index}"):
+        st.markdown(f"#### {upload.name}")
+        for warning in diagnosis.warnings:
+            st.warning(warning, icon=":material/report:")
+        seen, heat, verdict = st.columns([1, 1.6, 1.2], gap="medium")
+        seen.image(
+            diagnosis.model_input,
+            caption=f"As the model saw it ({classifier.input_size}×"
+            f"{classifier.input_size}, median-filtered, stretched)",
+            clamp=True,
+            width="stretch",
+        )
+        heat.image(
+            heat_overlay(upload.xray.pixels, cam.heat, opacity=opacity, colourmap=colourmap),
+            caption=f"{cam.method}: evidence for {cam.target}",
+            width="stretch",
+        )
+        verdict.metric("Verdict", prediction.label)
+        verdict.metric("P(PNEUMONIA)", f"{prediction.probabilities['PNEUMONIA']:.3f}")
+        verdict.metric("P(NORMAL)", f"{prediction.probabilities['NORMAL']:.3f}")
+        verdict.caption(
+            f"Threshold {prediction.threshold:.3f} on P(PNEUMONIA). Model {classifier.description}, "
+            f"version {classifier.version}."
+        )
+        if cam.faithfulness is not None:
+            f = cam.faithfulness
+            text = (
+                f"**Faithfulness: {f.assessment}.** Removing the map's top {f.removed_fraction:.0%} of pixels "
+                f"lowers P({cam.target}) by {f.drop_cam:+.3f}; removing as many random pixels, by "
+                f"{round(f.drop_random, 3) + 0.0:+.3f}."
+            )
+            if f.assessment == "decorative":
+                text += " This map does not show what the model relies on: do not read it as evidence."
+            heat.markdown(text)
+        stem = Path(upload.name).stem
+        for column, fmt in zip(verdict.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
+            column.download_button(
+                f"Report ({fmt.upper()})",
+                data=lambda d=diagnosis, f=fmt: diagnosis_report(
+                    d, model=MODEL_FACTS, fmt=f, opacity=opacity, colourmap=colourmap
+                ),
+                file_name=f"{stem}_report.{fmt}",
+                mime=REPORT_FORMATS[fmt],
+                key=f"report_{fmt}_{index}",
+            )

@@ -1,0 +1,92 @@
+"""History: every prediction the workstation has made, filtered and exported."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import CoreError
+from core.io import read_xray
+from ui.models import prediction_store
+from ui.navigation import page_setup
+from ui.processing import for_display
+
+page_setup()
+
+st.title("History")
+st.caption(
+    "Every verdict given on the Diagnose page, newest first: file name, the SHA-256 of its bytes (the image itself "
+    "only where the user chose to keep it), the verdict and probabilities, the model and the time (UTC)."
+)
+try:
+    store = prediction_store()
+    models = store.model_versions()
+except CoreError as error:
+    st.error(f"The records cannot be opened. {error}")
+    st.stop()
+
+verdict_column, model_column, name_column, date_column = st.columns([1.2, 1.6, 1.2, 1.4])
+labels = verdict_column.multiselect("Verdict", ["NORMAL", "PNEUMONIA"], default=["NORMAL", "PNEUMONIA"],
+                                    key="history_labels")  # fmt: skip
+version = model_column.selectbox("Model", [None, *models], key="history_model",
+                                 format_func=lambda v: "all models" if v is None else f"{models[v]} · {v}")  # fmt: skip
+name = name_column.text_input("File name contains", key="history_name", max_chars=100)
+today = dt.datetime.now(dt.UTC).date()
+dates = date_column.date_input("Dates (UTC)", value=(today - dt.timedelta(days=30), today), key="history_dates",
+                               max_value=today)  # fmt: skip
+since = until = None
+if isinstance(dates, tuple | list) and len(dates) == 2:
+    since = dt.datetime.combine(dates[0], dt.time(), tzinfo=dt.UTC)
+    until = dt.datetime.combine(dates[1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
+                      until=until)  # fmt: skip
+if not records:
+    st.info("No prediction matches these filters." if models else "No prediction has been recorded yet.")
+    st.stop()
+
+table = pd.DataFrame(
+    [
+        {
+            "Id": r.id,
+            "Time (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
+            "File": r.file_name,
+            "Verdict": r.label,
+            "P(PNEUMONIA)": r.p_pneumonia,
+            "Threshold": r.threshold,
+            "Model": r.model,
+            "Version": r.model_version,
+            "SHA-256": r.sha256,
+            "Warnings": " ".join(r.warnings),
+            "Image kept": r.has_image,
+        }
+        for r in records
+    ]
+)
+counts = table["Verdict"].value_counts()
+st.subheader(f"{len(table)} predictions · " + " · ".join(f"{label} {n}" for label, n in counts.items()))
+st.dataframe(
+    table,
+    hide_index=True,
+    key="history_table",
+    column_config={
+        "P(PNEUMONIA)": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
+        "Threshold": st.column_config.NumberColumn(format="%.3f"),
+    },
+)
+st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), file_name="predictions.csv",
+                   mime="text/csv", key="history_csv")  # fmt: skip
+
+kept = [r for r in records if r.has_image]
+if kept:
+    st.subheader("Kept images")
+    chosen = st.selectbox("Record", kept, format_func=lambda r: f"#{r.id} · {r.file_name} · {r.label}",
+                          key="history_image")  # fmt: skip
+    data = store.image(chosen.id)
+    try:
+        xray = read_xray(data, name=chosen.file_name)
+        st.image(for_display(xray.pixels), caption=f"#{chosen.id} {chosen.file_name}", clamp=True, width=480)
+    except CoreError as error:
+        st.error(str(error))

@@ -1,0 +1,33 @@
+"""Cached diagnoses for the Diagnose page: keyed by the model's version and each image's SHA-256, so a rerun (a
+moved slider, another session opening the same file) costs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from core.diagnose import Diagnoser, Diagnosis
+from core.types import Prediction, XRay
+
+
+@st.cache_resource(max_entries=64, show_spinner="Computing the heat map…")
+def _diagnosis(_diagnoser: Diagnoser, _xray: XRay, version: str, sha256: str, method: str, faithful: bool) -> Diagnosis:
+    return _diagnoser.diagnose(_xray, method=method, faithfulness=faithful)
+
+
+def diagnose_cached(diagnoser: Diagnoser, xray: XRay, *, method: str, faithfulness: bool) -> Diagnosis:
+    """:meth:`Diagnoser.diagnose`, computed once per model, image, method and faithfulness setting."""
+    return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Classifying…")
+def _predictions(
+    _diagnoser: Diagnoser, _xrays: Sequence[XRay], version: str, hashes: tuple[str, ...]
+) -> list[Prediction]:
+    return _diagnoser.predict(_xrays)
+
+
+def predict_cached(diagnoser: Diagnoser, xrays: Sequence[XRay]) -> list[Prediction]:
+    """Verdicts for a batch of X-rays (no heat maps), computed once per model and set of images."""
+    return _predictions(diagnoser, xrays, diagnoser.classifier.version, tuple(x.sha256 for x in xrays))
