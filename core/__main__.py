@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -80,10 +81,13 @@ def _predict(args: argparse.Namespace) -> int:
                 overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat)
                 target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
                 write_atomic(target, lambda handle, image=overlay: Image.fromarray(image).save(handle, format="PNG"))
-                faithfulness = diagnosis.cam.faithfulness
-                record["cam"] = {"file": str(target), "method": args.method, "target": diagnosis.cam.target,
-                                 "drop_cam": faithfulness.drop_cam,
-                                 "drop_random": faithfulness.drop_random}  # fmt: skip
+                figure = diagnosis.cam.faithfulness
+                record["cam"] = {
+                    "file": str(target),
+                    "method": args.method,
+                    "target": diagnosis.cam.target,
+                    "faithfulness": dataclasses.asdict(figure) | {"assessment": figure.assessment},
+                }
         except CoreError as error:  # one bad file must not stop the batch
             failures += 1
             record = {"file": path, "error": str(error)}

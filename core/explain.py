@@ -5,9 +5,11 @@ Eigen-CAM (Muhammad & Yeasin 2020), on the layer each architecture names (:data:
 
 **Faithfulness.** A heat map can look convincing and still not be what the model used. For each image we remove the
 pixels the map ranks highest (the top 20 %, filled in by ROAD's noisy linear imputation, Rong et al. 2022, so the
-hole itself is not a give-away) and measure how much the predicted class's probability falls; then we remove as many
-randomly chosen pixels and measure the same. A map that tells the truth makes the first drop much larger than the
-second; a decorative one does not.
+hole itself is not a give-away) and measure how much the evidence for the predicted class falls; then we remove as
+many randomly chosen pixels and measure the same. A map that tells the truth makes the first drop much larger than
+the second; a decorative one does not. Evidence is the calibrated log-odds, ``log(p / (1 - p))``: a sure verdict
+(p = 0.9999) that a map's pixels halve the odds of barely moves its probability, so probabilities alone would call
+every confident map decorative. Both are reported.
 
 This is the only module that imports pytorch-grad-cam.
 """
@@ -22,6 +24,7 @@ import torch
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM
 from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
 
+from core.classify.calibration import sigmoid
 from core.classify.data import LABELS
 from core.classify.models import ARCHITECTURES
 from core.classify.predict import Classifier
@@ -40,31 +43,48 @@ class Faithfulness:
     ----------
     removed_fraction : float
         Share of the pixels removed, e.g. 0.2.
-    drop_cam : float
-        Fall of the predicted class's probability when the map's top pixels are removed (negative: it rose).
-    drop_random : float
-        Mean fall when as many random pixels are removed.
+    probability : float
+        Calibrated probability of the explained label on the intact image.
+    probability_cam, probability_random : float
+        The same after removing the map's top pixels; after removing random pixels (mean over trials).
+    drop_cam, drop_random : float
+        Fall of the label's calibrated log-odds in each case (negative: it rose).
     """
 
     removed_fraction: float
+    probability: float
+    probability_cam: float
+    probability_random: float
     drop_cam: float
     drop_random: float
 
     @property
     def excess(self) -> float:
-        """``drop_cam - drop_random``: above 0 the map points at what the model uses more than chance does."""
+        """``drop_cam - drop_random`` in log-odds: above 0 the map points at what the model uses more than chance."""
         return self.drop_cam - self.drop_random
 
     @property
     def assessment(self) -> str:
-        """``"telling"`` (excess ≥ 0.10), ``"weak"`` (≥ 0.02) or ``"decorative"``: how far to trust the map.
+        """``"telling"`` (excess ≥ 1), ``"weak"`` (≥ 0.25) or ``"decorative"``: how far to trust the map.
 
-        The cut-offs are rules of thumb on the probability scale: removing a fifth of the image where the map
-        points should cost the verdict at least ten points more than removing a random fifth.
+        Rules of thumb: removing a fifth of the image where the map points should divide the verdict's odds by
+        at least e ≈ 2.7 more than removing a random fifth does.
         """
-        if self.excess >= 0.10:
+        if self.excess >= 1.0:
             return "telling"
-        return "weak" if self.excess >= 0.02 else "decorative"
+        return "weak" if self.excess >= 0.25 else "decorative"
+
+    def describe(self, target: str) -> str:
+        """The figure in one sentence, for the page and the report."""
+
+        def signed(value: float) -> str:
+            return f"{round(value, 2) + 0.0:+.2f}"  # never "-0.00"
+
+        return (
+            f"Removing the map's top {self.removed_fraction:.0%} of pixels lowers the log-odds of {target} by "
+            f"{signed(self.drop_cam)} (P {self.probability:.3f} → {self.probability_cam:.3f}); removing as many "
+            f"random pixels, by {signed(self.drop_random)} (P → {self.probability_random:.3f})."
+        )
 
 
 @dataclass(frozen=True)
@@ -88,25 +108,15 @@ class CamMap:
     faithfulness: Faithfulness | None = None
 
 
-class _Probability:
-    """A pytorch-grad-cam target: the calibrated probability of one label from the model's logit."""
+class _LogOdds:
+    """A pytorch-grad-cam target: the calibrated log-odds of one label, from the model's PNEUMONIA logit."""
 
-    def __init__(self, label: int, temperature: float) -> None:
+    def __init__(self, label: int, temperature: float = 1.0) -> None:
         self.sign = 1.0 if label == 1 else -1.0
         self.temperature = temperature
 
     def __call__(self, logit: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.sign * logit / self.temperature)
-
-
-class _Logit:
-    """A pytorch-grad-cam target for gradients: the signed logit (the probability saturates for sure images)."""
-
-    def __init__(self, label: int) -> None:
-        self.sign = 1.0 if label == 1 else -1.0
-
-    def __call__(self, logit: torch.Tensor) -> torch.Tensor:
-        return self.sign * logit
+        return self.sign * logit / self.temperature
 
 
 class Explainer:
@@ -174,7 +184,7 @@ class Explainer:
         cam = self._cam(method)
         try:
             with torch.enable_grad():
-                heat = cam(input_tensor=inputs.clone(), targets=[_Logit(label)])[0]
+                heat = cam(input_tensor=inputs.clone(), targets=[_LogOdds(label)])[0]
         finally:
             cam.activations_and_grads.clear()  # release this image's activations and gradients
         heat = np.nan_to_num(np.asarray(heat, dtype=np.float32)).clip(0.0, 1.0)
@@ -213,15 +223,25 @@ class Explainer:
             raise InputError(f"The share of pixels removed must lie in (0, 1); got {removed_fraction}.")
         removed, trials = removed_fraction, max(1, random_trials)
         metric = ROADMostRelevantFirst(percentile=round(100 * (1 - removed)))
-        target = [_Probability(LABELS.index(target), self.classifier.temperature)]
+        log_odds = _LogOdds(LABELS.index(target), self.classifier.temperature)
         model = self.classifier.model
+        with torch.inference_mode():
+            before = float(log_odds(model(inputs)[0]))
         rng = np.random.default_rng(seed)
-        # ROAD's imputation draws its noise from torch's global generator: seed a private copy of it.
+        # ROAD's imputation draws its noise from torch's global generator: seed a private copy of it. The metric
+        # returns the target's change (after - before).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            drop_cam = -float(metric(inputs, heat[None], target, model)[0])
-            drops = [
-                -float(metric(inputs, rng.random(heat.shape, dtype=np.float32)[None], target, model)[0])
+            drop_cam = -float(metric(inputs, heat[None], [log_odds], model)[0])
+            drops = np.array([
+                -float(metric(inputs, rng.random(heat.shape, dtype=np.float32)[None], [log_odds], model)[0])
                 for _ in range(trials)
-            ]
-        return Faithfulness(removed_fraction=removed, drop_cam=drop_cam, drop_random=float(np.mean(drops)))
+            ])  # fmt: skip
+        return Faithfulness(
+            removed_fraction=removed,
+            probability=float(sigmoid(before)),
+            probability_cam=float(sigmoid(before - drop_cam)),
+            probability_random=float(np.mean(sigmoid(before - drops))),
+            drop_cam=drop_cam,
+            drop_random=float(np.mean(drops)),
+        )

@@ -168,11 +168,7 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
         )
         if cam.faithfulness is not None:
             f = cam.faithfulness
-            text = (
-                f"**Faithfulness: {f.assessment}.** Removing the map's top {f.removed_fraction:.0%} of pixels "
-                f"lowers P({cam.target}) by {f.drop_cam:+.3f}; removing as many random pixels, by "
-                f"{round(f.drop_random, 3) + 0.0:+.3f}."
-            )
+            text = f"**Faithfulness: {f.assessment}.** {f.describe(cam.target)}"
             if f.assessment == "decorative":
                 text += " This map does not show what the model relies on: do not read it as evidence."
             heat.markdown(text)

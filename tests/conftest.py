@@ -9,7 +9,12 @@ import os
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# Records written by tests (and by the app servers they start) go to a throw-away folder, never the user's.
+os.environ["XRAY_HOME"] = tempfile.mkdtemp(prefix="xray-test-home-")
+os.environ.pop("XRAY_DB_URL", None)
 
 import pytest  # noqa: E402
 

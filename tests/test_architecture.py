@@ -33,7 +33,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 # that the pages that do not classify start fast.
 TORCH_MODULES = {
     f"core.classify.{name}" for name in ("card", "checkpoint", "evaluate", "models", "predict", "train", "transforms")
-} | {"core.explain"}
+} | {"core.diagnose", "core.explain"}
 
 
 def _modules() -> list[str]:

@@ -59,11 +59,7 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
         cam = diagnosis.cam
         lines.append(f"Heat map: {cam.method} for {cam.target}.")
         if cam.faithfulness is not None:
-            f = cam.faithfulness
-            lines.append(
-                f"Faithfulness: removing the map's top {f.removed_fraction:.0%} of pixels lowers P({cam.target}) by "
-                f"{f.drop_cam:+.3f}; removing as many random pixels, by {round(f.drop_random, 3) + 0.0:+.3f}."
-            )
+            lines.append(f"Faithfulness: {cam.faithfulness.assessment}. {cam.faithfulness.describe(cam.target)}")
     for warning in diagnosis.warnings:
         lines.append(f"Warning: {warning}")
     return lines

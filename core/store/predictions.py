@@ -167,7 +167,7 @@ class PredictionStore:
         """Model version → description, for every model that has records."""
         statement = select(_PredictionRow.model_version, _PredictionRow.model).distinct()
         with self._sessions() as session:
-            return dict(session.execute(statement).tuples().all())
+            return {version: model for version, model in session.execute(statement)}
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -34,7 +34,9 @@ def test_faithfulness_is_reported_and_seeded(explainer, inputs):
     first = explainer.explain(inputs, method="Grad-CAM", seed=3).faithfulness
     again = explainer.explain(inputs, method="Grad-CAM", seed=3).faithfulness
     assert first == again and first.removed_fraction == pytest.approx(0.2)
-    assert -1 <= first.drop_cam <= 1 and -1 <= first.drop_random <= 1
+    assert 0 <= first.probability_cam <= 1 and 0 <= first.probability_random <= 1
+    assert first.assessment in ("telling", "weak", "decorative")
+    assert "log-odds of NORMAL" in first.describe("NORMAL")
 
 
 def test_bad_requests_are_refused(explainer, inputs):

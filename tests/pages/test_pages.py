@@ -107,3 +107,61 @@ def test_classifier_page_shows_the_default_models_figures_and_curves():
     confusion = app.dataframe[0].value
     assert int(confusion.to_numpy().sum()) == 624
     assert "Model card" in app.expander[0].label
+
+
+def test_diagnose_without_images_asks_for_some_and_shows_the_notice():
+    app = _run("pages/diagnose.py")
+    assert "not a medical device" in " ".join(w.body for w in app.warning)
+    assert "Upload one or several" in app.info[0].value
+    assert "version" in " ".join(c.value for c in app.caption)
+
+
+def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
+    from core.samples import list_samples
+    from core.store.predictions import PredictionStore
+
+    before = len(PredictionStore().query())
+    samples = list_samples()
+    normal = next(s for s in samples if s.label == "NORMAL")
+    pneumonia = next(s for s in samples if s.label == "PNEUMONIA")
+    app = _run("pages/diagnose.py")
+    uploader = app.file_uploader(key="diagnose_uploads")
+    uploader.upload(normal.path.name, normal.path.read_bytes())
+    uploader.upload("notes.png", b"not an image\n" * 30)
+    app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    table = app.dataframe[0].value.set_index("File")
+    assert table.loc[normal.path.name, "Verdict"] == "NORMAL"
+    assert table.loc[pneumonia.path.name, "Verdict"] == "PNEUMONIA"
+    assert table.loc["notes.png", "Verdict"] == "not read" and "not an image" in table.loc["notes.png", "Problem"]
+    assert "not an image" in app.error[0].value
+    verdicts = [m.value for m in app.metric if m.label == "Verdict"]
+    assert verdicts == ["NORMAL", "PNEUMONIA"]
+    assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
+    assert len(app.get("download_button")) == 1 + 2 * 2  # the CSV, and a PNG and a PDF report per image
+    records = PredictionStore().query()
+    assert len(records) == before + 2 and not any(r.has_image for r in records[:2])
+    # A rerun with another heat-map method does not record the same images again.
+    app.selectbox(key="cam_method").set_value("Eigen-CAM").run()
+    assert not app.exception and len(PredictionStore().query()) == before + 2
+    assert sum("Eigen-CAM: evidence for" in str(i.proto) for i in app.get("image")) == 2
+
+
+def test_history_lists_and_filters_the_records():
+    from core.store.predictions import PredictionStore
+    from core.types import Prediction
+
+    store = PredictionStore()
+    prediction = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.1, "PNEUMONIA": 0.9}, threshold=0.5,
+                            model="history-test.pt")  # fmt: skip
+    store.add(file_name="history_case.jpeg", sha256="f" * 64, prediction=prediction, model_version="hist0001",
+              image=(REPO_ROOT / "core/data/samples/NORMAL/IM-0249-0001.jpeg").read_bytes())  # fmt: skip
+    app = _run("pages/history.py")
+    app.text_input(key="history_name").set_value("history_case").run()
+    assert not app.exception, [e.message for e in app.exception]
+    table = app.dataframe[0].value
+    assert list(table["File"]) == ["history_case.jpeg"] and table["Image kept"].iloc[0]
+    assert "1 predictions" in app.subheader[0].value
+    assert any("history_case.jpeg" in str(i.proto) for i in app.get("image")), "the kept image is shown"
+    app.multiselect(key="history_labels").set_value(["NORMAL"]).run()
+    assert "No prediction matches" in app.info[0].value

@@ -1,0 +1,52 @@
+"""Diagnose in a real browser: upload two full-size X-rays, see verdicts and heat maps, find them in History."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 120_000
+
+
+def _colourfulness(png: bytes) -> float:
+    """Mean spread between the RGB channels (0 for a grey image)."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float32)
+    return float((rgb.max(axis=-1) - rgb.min(axis=-1)).mean())
+
+
+def test_two_uploads_get_verdicts_heat_maps_and_records(app_url, page, fullres_paths):
+    normal = next(p for p in fullres_paths if p.parent.name == "NORMAL")
+    pneumonia = next(p for p in fullres_paths if p.parent.name == "PNEUMONIA")
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    page.goto(f"{app_url}/diagnose")
+    page.get_by_text("Upload one or several chest X-rays").wait_for(timeout=TIMEOUT_MS)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(normal), str(pneumonia)])
+    page.get_by_text("2 of 2 images classified").wait_for(timeout=TIMEOUT_MS)
+    heat_maps = page.locator('[data-testid="stImage"]').filter(has_text="evidence for")
+    heat_maps.nth(1).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Faithfulness:").nth(1).wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # let the images finish painting
+
+    verdicts = page.locator('[data-testid="stMetric"]').filter(has_text="Verdict")
+    assert verdicts.count() == 2
+    assert {verdicts.nth(i).locator('[data-testid="stMetricValue"]').inner_text() for i in range(2)} <= {
+        "NORMAL", "PNEUMONIA"}  # fmt: skip
+    for i in range(2):
+        image = heat_maps.nth(i).locator("img")
+        assert image.evaluate("img => img.complete && img.naturalWidth > 100")
+        assert _colourfulness(image.screenshot()) > 20  # colours blended over the grey X-ray
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "diagnose_page.png"), full_page=True)
+
+    page.goto(f"{app_url}/history")
+    page.get_by_text("predictions ·").wait_for(timeout=TIMEOUT_MS)
+    # The table is drawn on a canvas; its accessible grid cells carry the text.
+    page.get_by_text(normal.name).first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    assert page.get_by_text(pneumonia.name).count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "history_page.png"), full_page=True)

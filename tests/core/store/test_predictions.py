@@ -1,0 +1,74 @@
+"""Prediction records: written, read back, filtered; images kept only on request."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.store.db import StoreError
+from core.store.predictions import PredictionStore
+from core.types import Prediction
+
+
+def _prediction(p: float, model: str = "m.pt (xraynet, epoch 3, 2026-11-24)") -> Prediction:
+    label = "PNEUMONIA" if p >= 0.4 else "NORMAL"
+    return Prediction(label=label, probabilities={"NORMAL": 1 - p, "PNEUMONIA": p}, threshold=0.4, model=model)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return PredictionStore(f"sqlite:///{tmp_path / 'records.db'}")
+
+
+def test_records_are_read_back_newest_first_with_every_field(store):
+    first = store.add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1",
+                      warnings=["The image is in colour."])  # fmt: skip
+    second = store.add(file_name="b.png", sha256="b" * 64, prediction=_prediction(0.1), model_version="v1")
+    records = store.query()
+    assert [r.id for r in records] == [second, first]
+    newest, oldest = records
+    assert (oldest.file_name, oldest.sha256, oldest.label) == ("a.jpeg", "a" * 64, "PNEUMONIA")
+    assert oldest.p_pneumonia == pytest.approx(0.9) and oldest.p_normal == pytest.approx(0.1)
+    assert oldest.threshold == pytest.approx(0.4) and oldest.model_version == "v1"
+    assert oldest.warnings == ("The image is in colour.",) and newest.warnings == ()
+    assert oldest.created.tzinfo is not None
+    assert abs(oldest.created - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_no_image_is_kept_unless_given(store):
+    without = store.add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
+    kept = store.add(file_name="b.jpeg", sha256="b" * 64, prediction=_prediction(0.9), model_version="v1",
+                     image=b"\xff\xd8jpeg bytes")  # fmt: skip
+    by_id = {r.id: r for r in store.query()}
+    assert not by_id[without].has_image and store.image(without) is None
+    assert by_id[kept].has_image and store.image(kept) == b"\xff\xd8jpeg bytes"
+
+
+def test_filters_by_label_model_name_and_time(store):
+    store.add(file_name="Chest_100%.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
+    store.add(file_name="chest_1.jpeg", sha256="b" * 64, prediction=_prediction(0.1), model_version="v1")
+    store.add(file_name="other.dcm", sha256="c" * 64, prediction=_prediction(0.2, "n.pt"), model_version="v2")
+    assert {r.file_name for r in store.query(labels=["NORMAL"])} == {"chest_1.jpeg", "other.dcm"}
+    assert {r.file_name for r in store.query(model_version="v2")} == {"other.dcm"}
+    assert {r.file_name for r in store.query(name_contains="CHEST")} == {"Chest_100%.jpeg", "chest_1.jpeg"}
+    assert {r.file_name for r in store.query(name_contains="100%")} == {"Chest_100%.jpeg"}  # % is literal
+    now = dt.datetime.now(dt.UTC)
+    assert len(store.query(since=now - dt.timedelta(hours=1))) == 3
+    assert store.query(since=now + dt.timedelta(hours=1)) == []
+    assert store.query(until=now - dt.timedelta(hours=1)) == []
+    assert store.model_versions() == {"v1": "m.pt (xraynet, epoch 3, 2026-11-24)", "v2": "n.pt"}
+
+
+def test_records_survive_a_new_store_on_the_same_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    PredictionStore(url).add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
+    assert [r.file_name for r in PredictionStore(url).query()] == ["a.jpeg"]
+
+
+def test_an_unusable_database_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="cannot be used"):
+        PredictionStore("nosuchdialect://x")
+    (tmp_path / "folder.db").mkdir()
+    with pytest.raises(StoreError, match="cannot be opened"):
+        PredictionStore(f"sqlite:///{tmp_path / 'folder.db'}")

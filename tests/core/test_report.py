@@ -1,0 +1,57 @@
+"""Heat-map overlays and the per-image report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from core.diagnose import Diagnosis
+from core.errors import InputError
+from core.explain import CamMap, Faithfulness
+from core.export.heatmap import colour_bar, heat_overlay
+from core.export.report import diagnosis_report
+from core.types import Prediction
+
+
+def test_overlay_keeps_the_image_proportions_and_blends_by_opacity(real_xray):
+    heat = np.zeros((128, 128), dtype=np.float32)
+    overlay = heat_overlay(real_xray.pixels, heat, opacity=0.0, max_side=400)
+    height, width = real_xray.shape
+    assert overlay.shape == (400, round(400 * width / height), 3) or overlay.shape == (
+        round(400 * height / width),
+        400,
+        3,
+    )
+    assert (overlay[..., 0] == overlay[..., 1]).all()  # opacity 0: the grey X-ray alone
+    coloured = heat_overlay(real_xray.pixels, heat + 1.0, opacity=1.0, colourmap="jet", max_side=400)
+    assert (coloured == coloured[0, 0]).all() and tuple(coloured[0, 0]) == tuple(colour_bar("jet")[0, -1])
+
+
+def test_overlay_refuses_bad_settings(real_xray):
+    with pytest.raises(InputError, match="colour map"):
+        heat_overlay(real_xray.pixels, np.zeros((8, 8)), colourmap="rainbow-unicorn")
+    with pytest.raises(InputError, match="opacity"):
+        heat_overlay(real_xray.pixels, np.zeros((8, 8)), opacity=1.5)
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_report_is_a_png_or_pdf(real_xray, fmt, magic):
+    heat = np.outer(np.hanning(64), np.hanning(64)).astype(np.float32)
+    diagnosis = Diagnosis(
+        xray=real_xray,
+        model_input=np.zeros((64, 64), dtype=np.float32),
+        prediction=Prediction(
+            label="NORMAL", probabilities={"NORMAL": 0.8, "PNEUMONIA": 0.2}, threshold=0.3, model="m"
+        ),
+        cam=CamMap(
+            heat=heat, method="Grad-CAM", target="NORMAL", faithfulness=Faithfulness(0.2, 0.8, 0.3, 0.79, 2.2, 0.05)
+        ),
+        warnings=("The image is in colour.",),
+    )
+    model = {"version": "abc", "test": {"accuracy": 0.9, "sensitivity": 0.9, "specificity": 0.9, "auc": 0.95}}
+    report = diagnosis_report(diagnosis, model=model, fmt=fmt, created=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    assert report.startswith(magic) and len(report) > 20_000
+    with pytest.raises(InputError, match="png or pdf"):
+        diagnosis_report(diagnosis, fmt="docx")
