@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pydicom.errors
@@ -24,13 +25,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from core.errors import InputError
-from core.types import XRay, pixels_to_uint8
+from core.types import Volume, XRay, pixels_to_uint8
 
 __all__ = [
     "DEFAULT_LIMITS",
     "SUPPORTED_EXTENSIONS",
     "InputLimits",
     "encode_png",
+    "read_volume",
     "read_xray",
     "read_xray_file",
 ]
@@ -384,3 +386,104 @@ def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: lis
 def _first(value: object) -> object:
     """The first of a DICOM multi-value, or the value itself."""
     return value[0] if isinstance(value, list | tuple | pydicom.multival.MultiValue) else value
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Volumes: NIfTI (nibabel) and DICOM series (pydicom), reoriented to the project's LAS convention
+
+_LAS = nib.orientations.axcodes2ornt(("L", "A", "S"))
+_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def read_volume(path: str | Path, *, unit: str = "HU") -> Volume:
+    """Read a CT volume (or a label map on the same grid) into a :class:`~core.types.Volume`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A NIfTI file (``.nii``, ``.nii.gz``) or a folder of single-slice DICOM files of one series.
+    unit : str
+        What the values are: ``"HU"`` (rescaled to Hounsfield units, float32) or ``"label"`` (integers kept).
+
+    Returns
+    -------
+    Volume
+        Reoriented to ``data[z, y, x]`` = (superior, anterior, left), spacing in mm.
+
+    Raises
+    ------
+    InputError
+        For a missing path, an unreadable file, a folder without a consistent DICOM series.
+    """
+    path = Path(path)
+    if path.is_dir():
+        data, affine = _read_dicom_series(path)
+    elif path.is_file() and path.name.lower().endswith(_NIFTI_SUFFIXES):
+        try:
+            image = nib.load(path)
+            data, affine = np.asanyarray(image.dataobj), image.affine
+        except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as error:
+            raise InputError(f"'{path.name}' is not a readable NIfTI volume ({error}).") from error
+        if data.ndim == 4 and data.shape[-1] == 1:
+            data = data[..., 0]
+        if data.ndim != 3:
+            raise InputError(f"'{path.name}' holds a {data.ndim}D image; a 3D volume is expected.")
+    else:
+        raise InputError(
+            f"No volume at '{path}': give a NIfTI file (.nii or .nii.gz) or a folder holding one DICOM series."
+        )
+    # Reorder and flip the axes to LAS (x, y, z); numpy order is then (z, y, x).
+    transform = nib.orientations.ornt_transform(nib.orientations.io_orientation(affine), _LAS)
+    data = nib.orientations.apply_orientation(data, transform)
+    spacing_xyz = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))[transform[:, 0].astype(int).argsort()]
+    data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    if unit == "label":
+        data = data.astype(np.int16 if data.max(initial=0) > 255 else np.uint8)
+    else:
+        data = data.astype(np.float32)
+    return Volume(data=data, spacing_mm=tuple(float(s) for s in spacing_xyz[::-1]), unit=unit)
+
+
+def _read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Stack a folder's DICOM slices in position order; returns (i, j, k) data in HU and a RAS affine."""
+    slices = []
+    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            dataset = pydicom.dcmread(file, force=True)
+        except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error):
+            continue
+        if "PixelData" in dataset and "ImagePositionPatient" in dataset and "ImageOrientationPatient" in dataset:
+            slices.append(dataset)
+    if len(slices) < 2:
+        raise InputError(
+            f"'{folder.name}' holds {len(slices)} DICOM slice(s) with position and orientation; a CT series of at "
+            "least two slices is expected. Put one series per folder."
+        )
+    series = {str(s.get("SeriesInstanceUID", "")) for s in slices}
+    if len(series) > 1:
+        raise InputError(f"'{folder.name}' mixes {len(series)} DICOM series; put one series per folder.")
+    row_dir, col_dir = (np.array(v, dtype=float) for v in np.reshape(slices[0].ImageOrientationPatient, (2, 3)))
+    normal = np.cross(row_dir, col_dir)
+    slices.sort(key=lambda s: float(np.dot(normal, np.array(s.ImagePositionPatient, dtype=float))))
+    positions = np.array([np.dot(normal, np.array(s.ImagePositionPatient, dtype=float)) for s in slices])
+    steps = np.diff(positions)
+    if np.any(steps <= 0) or np.ptp(steps) > 0.01 * np.median(steps):
+        raise InputError(
+            f"The slices in '{folder.name}' are duplicated or unevenly spaced (gaps {steps.min():.2f}–"
+            f"{steps.max():.2f} mm); a regular series is needed."
+        )
+    shapes = {(int(s.Rows), int(s.Columns)) for s in slices}
+    if len(shapes) > 1:
+        raise InputError(f"The slices in '{folder.name}' have different sizes {sorted(shapes)}.")
+    stack = np.stack(
+        [s.pixel_array * float(s.get("RescaleSlope", 1)) + float(s.get("RescaleIntercept", 0)) for s in slices]
+    )  # (k, rows, columns)
+    row_mm, column_mm = (float(v) for v in slices[0].PixelSpacing)
+    # DICOM patient coordinates are LPS; voxel (column i, row j, slice k) sits at
+    # origin + i * column_mm * row_dir + j * row_mm * col_dir + k * step * normal.
+    lps = np.eye(4)
+    lps[:3, 0], lps[:3, 1] = row_dir * column_mm, col_dir * row_mm
+    lps[:3, 2] = normal * float(np.median(steps))
+    lps[:3, 3] = np.array(slices[0].ImagePositionPatient, dtype=float)
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    return np.transpose(stack, (2, 1, 0)), ras

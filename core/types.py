@@ -129,3 +129,47 @@ class Prediction:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "probabilities", MappingProxyType(dict(self.probabilities)))
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D image on a regular grid, in the patient's frame.
+
+    Orientation (one convention for every volume, whatever the file stored): ``data[z, y, x]`` with ``x``
+    increasing towards the patient's **left**, ``y`` towards **anterior**, ``z`` towards **superior** (NIfTI
+    "LAS"). A frontal projection along ``y`` therefore shows the patient's right on the image's left, as a
+    chest radiograph is read, once its rows are flipped so that superior is up.
+
+    Attributes
+    ----------
+    data : ndarray, shape (Z, Y, X)
+        Read-only. ``float32`` for intensities, ``bool`` for masks, integers for label maps.
+    spacing_mm : tuple of float
+        Voxel size ``(z, y, x)`` in millimetres.
+    unit : str
+        What the values are: ``"HU"``, ``"1/mm"`` (linear attenuation), ``"label"``, ``"mask"``.
+    """
+
+    data: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    unit: str
+
+    def __post_init__(self) -> None:
+        data = np.asarray(self.data)
+        if data.ndim != 3:
+            raise TypeError(f"Volume.data must be a 3D (Z, Y, X) array, got shape {data.shape}.")
+        spacing = tuple(float(s) for s in self.spacing_mm)
+        if len(spacing) != 3 or not all(s > 0 for s in spacing):
+            raise TypeError(f"Volume.spacing_mm must be three positive sizes, got {self.spacing_mm}.")
+        object.__setattr__(self, "data", _frozen(data))
+        object.__setattr__(self, "spacing_mm", spacing)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(Z, Y, X)`` in voxels."""
+        return self.data.shape  # type: ignore[return-value]
+
+    @property
+    def extent_mm(self) -> tuple[float, float, float]:
+        """Size ``(z, y, x)`` of the whole grid in millimetres."""
+        return tuple(n * s for n, s in zip(self.shape, self.spacing_mm, strict=True))  # type: ignore[return-value]

@@ -1,0 +1,73 @@
+"""From a CT in Hounsfield units to what X-rays see (attenuation), on a grid coarse enough to reconstruct quickly."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.transform import resize
+
+from core.errors import InputError
+from core.types import Volume
+
+__all__ = ["LUNG_LABELS", "MU_WATER_PER_MM", "attenuation", "label_mask", "resample_to"]
+
+#: Linear attenuation of water at about 70 keV (the effective energy of a chest radiograph), per millimetre.
+MU_WATER_PER_MM = 0.0195
+#: Lung lobes in the TotalSegmentator-style label map shipped with the demo CT.
+LUNG_LABELS = (10, 11, 12, 13, 14)
+
+
+def attenuation(ct: Volume, *, mu_water: float = MU_WATER_PER_MM) -> Volume:
+    """Hounsfield units to linear attenuation: ``mu = mu_water * (1 + HU / 1000)``, air (and below) clamped to 0.
+
+    Voxels outside the scanner's field of view, often stored as -2048 or -3024, become air. Voxels outside the
+    circle inscribed in each axial slice are set to 0 too, as the scanner's reconstruction circle is; parallel
+    projections assume nothing lies outside it.
+
+    Parameters
+    ----------
+    ct : Volume
+        In ``"HU"``.
+    mu_water : float
+        Attenuation of water, 1/mm.
+
+    Returns
+    -------
+    Volume
+        float32 in ``"1/mm"``.
+    """
+    if ct.unit != "HU":
+        raise InputError(f"Attenuation is computed from Hounsfield units; this volume holds '{ct.unit}'.")
+    mu = mu_water * (1.0 + np.maximum(ct.data.astype(np.float32), -1000.0) / 1000.0)
+    _, rows, columns = ct.shape
+    y, x = np.ogrid[:rows, :columns]
+    outside = ((y - (rows - 1) / 2) / (rows / 2)) ** 2 + ((x - (columns - 1) / 2) / (columns / 2)) ** 2 > 1.0
+    mu[:, outside] = 0.0
+    return Volume(data=mu.astype(np.float32), spacing_mm=ct.spacing_mm, unit="1/mm")
+
+
+def resample_to(volume: Volume, *, side: int) -> Volume:
+    """The volume with each axial slice resampled to ``side × side`` voxels (slices kept), anti-aliased.
+
+    Masks are resampled as fractions and thresholded at one half; label maps are refused (resample a mask of
+    the labels you need instead).
+    """
+    if volume.unit == "label":
+        raise InputError("Resample a mask made from the labels (label_mask), not the label map itself.")
+    if side < 8:
+        raise InputError(f"A slice needs at least 8 × 8 voxels; got side={side}.")
+    slices, rows, columns = volume.shape
+    source = volume.data.astype(np.float32)
+    out = resize(source, (slices, side, side), order=1, anti_aliasing=side < max(rows, columns), preserve_range=True)
+    spacing = (volume.spacing_mm[0], volume.spacing_mm[1] * rows / side, volume.spacing_mm[2] * columns / side)
+    data = out >= 0.5 if volume.unit == "mask" else out.astype(np.float32)
+    return Volume(data=data, spacing_mm=spacing, unit=volume.unit)
+
+
+def label_mask(labels: Volume, ids: tuple[int, ...] = LUNG_LABELS) -> Volume:
+    """A boolean mask of the voxels carrying any of ``ids`` (the lungs by default)."""
+    if labels.unit != "label":
+        raise InputError(f"A mask is made from a label map; this volume holds '{labels.unit}'.")
+    mask = np.isin(labels.data, ids)
+    if not mask.any():
+        raise InputError(f"No voxel carries the labels {list(ids)}: check the label map and the ids.")
+    return Volume(data=mask, spacing_mm=labels.spacing_mm, unit="mask")
