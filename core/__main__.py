@@ -104,6 +104,20 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _reconstruct_bench(args: argparse.Namespace) -> int:
+    from core.reconstruct.bench import run_bench
+
+    results = run_bench(args.ct, side=args.side, view_counts=tuple(args.views),
+                        log=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for row in results:
+            figures = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("method", "views"))
+            print(f"{row['method']:<34} {row['views']:>3} views: {figures}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from core.classify.checkpoint import DEFAULT_MODEL_PATH
     from core.classify.models import ARCHITECTURES
@@ -152,6 +166,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--cam", metavar="DIR", help="write heat-map overlays (PNG) into this folder")
     predict.add_argument("--method", default="Grad-CAM", choices=list(CAM_METHODS), help="heat-map method")
     predict.set_defaults(run=_predict)
+
+    bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")
+    bench.add_argument("--ct", required=True, help="folder with cxr.nii.gz (HU) and mask.nii.gz (labels)")
+    bench.add_argument("--side", type=int, default=128, help="axial slices resampled to SIDE × SIDE voxels")
+    bench.add_argument("--views", type=int, nargs="+", default=[2, 4, 8, 30, 90], help="view counts")
+    bench.add_argument("--json", action="store_true", help="print one JSON list")
+    bench.set_defaults(run=_reconstruct_bench)
     return parser
 
 

@@ -187,13 +187,16 @@ def cone_beam(
 
 
 def radiograph(projections: Projections, index: int = 0) -> np.ndarray:
-    """One view as a radiograph is shown: superior up, brighter where more is attenuated, in ``[0, 1]``.
+    """One view as a processed radiograph is shown: superior up, brighter where more is attenuated, in ``[0, 1]``.
 
     Returns
     -------
     ndarray of float32, shape (Z, U)
-        ``1 - exp(-p)`` of the line integrals ``p`` (the share of photons stopped), rows flipped.
+        The line integrals (the log-domain image a detector's processing displays) scaled so that their 99.5th
+        percentile is 1, rows flipped.
     """
     if not 0 <= index < len(projections):
         raise InputError(f"There are {len(projections)} views; index {index} does not exist.")
-    return (1.0 - np.exp(-projections.images[index][::-1])).astype(np.float32)
+    image = projections.images[index][::-1]
+    peak = float(np.percentile(image, 99.5)) or 1.0
+    return np.clip(image / peak, 0.0, 1.0).astype(np.float32)

@@ -22,9 +22,7 @@ FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 
 def _parallel(projections: Projections, minimum: int) -> tuple[int, int, float]:
     if projections.geometry != "parallel":
-        raise InputError(
-            f"Slice-by-slice tomography needs parallel-beam views; these are {projections.geometry}-beam."
-        )
+        raise InputError(f"Slice-by-slice tomography needs parallel-beam views; these are {projections.geometry}-beam.")
     if len(projections) < minimum:
         raise InputError(f"This method needs at least {minimum} views; got {len(projections)}.")
     _, slices, columns = projections.images.shape
