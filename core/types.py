@@ -173,3 +173,42 @@ class Volume:
     def extent_mm(self) -> tuple[float, float, float]:
         """Size ``(z, y, x)`` of the whole grid in millimetres."""
         return tuple(n * s for n, s in zip(self.shape, self.spacing_mm, strict=True))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A triangle surface in the patient's frame.
+
+    Attributes
+    ----------
+    vertices : ndarray of float32, shape (N, 3)
+        ``(x, y, z)`` positions in millimetres in the volume's LAS frame (x left, y anterior, z superior).
+    faces : ndarray of int64, shape (M, 3)
+        Vertex indices of each triangle, counter-clockwise seen from outside.
+    values : ndarray of float32, shape (N,), optional
+        A scalar per vertex in ``[0, 1]`` (intensity, a heat map) to colour the surface by.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    values: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        vertices = np.asarray(self.vertices, dtype=np.float32)
+        faces = np.asarray(self.faces, dtype=np.int64)
+        if vertices.ndim != 2 or vertices.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
+            raise TypeError(f"A mesh needs (N, 3) vertices and (M, 3) faces; got {vertices.shape}, {faces.shape}.")
+        if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
+            raise TypeError("Mesh faces refer to vertices that do not exist.")
+        object.__setattr__(self, "vertices", _frozen(vertices))
+        object.__setattr__(self, "faces", _frozen(faces))
+        if self.values is not None:
+            values = np.asarray(self.values, dtype=np.float32)
+            if values.shape != (len(vertices),):
+                raise TypeError(f"Mesh values need one per vertex ({len(vertices)}); got shape {values.shape}.")
+            object.__setattr__(self, "values", _frozen(values))
+
+    @property
+    def n_triangles(self) -> int:
+        """Number of triangles."""
+        return len(self.faces)

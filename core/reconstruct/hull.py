@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from core.errors import InputError
 from core.reconstruct.projection import Projections, parallel_beam
+from core.reconstruct.volume import axis_centre
 from core.types import Volume
 
 __all__ = ["elliptic_hull", "silhouettes", "visual_hull"]
@@ -61,9 +62,9 @@ def visual_hull(views: Projections, *, shape: tuple[int, int, int], spacing_mm: 
     slices, rows, columns = shape
     _, det_rows, det_columns = masks.shape
     pitch_v, pitch_u = views.pixel_mm
-    z = (np.arange(slices) - (slices - 1) / 2) * spacing_mm[0]
-    y = (np.arange(rows) - (rows - 1) / 2) * spacing_mm[1]
-    x = (np.arange(columns) - (columns - 1) / 2) * spacing_mm[2]
+    z = (np.arange(slices) - axis_centre(slices)) * spacing_mm[0]
+    y = (np.arange(rows) - axis_centre(rows)) * spacing_mm[1]
+    x = (np.arange(columns) - axis_centre(columns)) * spacing_mm[2]
     hull = np.ones(shape, dtype=bool)
     for mask, angle in zip(masks, np.deg2rad(views.angles_deg), strict=True):
         across = x[None, :] * np.cos(angle) - y[:, None] * np.sin(angle)  # (Y, X) mm along the detector
@@ -72,8 +73,8 @@ def visual_hull(views: Projections, *, shape: tuple[int, int, int], spacing_mm: 
             scale = views.source_to_axis_mm / (views.source_to_axis_mm + depth)  # to the axis plane
         else:
             scale = np.ones_like(across)
-        u = np.rint(across * scale / pitch_u + (det_columns - 1) / 2).astype(np.int64)
-        v = np.rint(z[:, None, None] * scale[None] / pitch_v + (det_rows - 1) / 2).astype(np.int64)
+        u = np.rint(across * scale / pitch_u + axis_centre(det_columns)).astype(np.int64)
+        v = np.rint(z[:, None, None] * scale[None] / pitch_v + axis_centre(det_rows)).astype(np.int64)
         u = np.broadcast_to(u, shape)
         v = np.broadcast_to(v, shape)
         valid = (u >= 0) & (u < det_columns) & (v >= 0) & (v < det_rows)

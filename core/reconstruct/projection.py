@@ -16,6 +16,7 @@ from scipy.ndimage import map_coordinates
 from skimage.transform import radon
 
 from core.errors import InputError
+from core.reconstruct.volume import axis_centre, inscribed_circle
 from core.types import Volume
 
 __all__ = ["Projections", "cone_beam", "parallel_beam", "radiograph"]
@@ -74,13 +75,6 @@ def _check_angles(angles_deg: np.ndarray) -> np.ndarray:
     return angles
 
 
-def _inscribed_circle(side: int) -> np.ndarray:
-    """The pixels of a ``side × side`` slice inside its inscribed circle, as scikit-image's radon defines it."""
-    y, x = np.ogrid[:side, :side]
-    centre = radius = side // 2
-    return (y - centre) ** 2 + (x - centre) ** 2 <= radius**2
-
-
 def parallel_beam(mu: Volume, angles_deg: np.ndarray) -> Projections:
     """Parallel-beam views of an attenuation volume with square axial voxels.
 
@@ -104,7 +98,7 @@ def parallel_beam(mu: Volume, angles_deg: np.ndarray) -> Projections:
         raise InputError(f"Parallel projection needs square axial slices of square voxels; got {rows}×{columns}.")
     angles = _check_angles(angles_deg)
     step = mu.spacing_mm[2]
-    inside = _inscribed_circle(columns)
+    inside = inscribed_circle(columns)
     images = np.empty((angles.size, slices, columns), dtype=np.float32)
     for k in range(slices):
         # radon sums along the slice's rows (y) at angle 0: its column index is x.
@@ -159,9 +153,9 @@ def cone_beam(
     rows, columns = detector_shape or (mu.shape[0], mu.shape[2])
     pitch_v, pitch_u = pixel_mm or (mu.spacing_mm[0], mu.spacing_mm[2])
     spacing = np.array(mu.spacing_mm)
-    centre = (np.array(mu.shape) - 1) / 2  # voxel index of the rotation centre
-    v = (np.arange(rows) - (rows - 1) / 2) * pitch_v
-    u = (np.arange(columns) - (columns - 1) / 2) * pitch_u
+    centre = np.array([axis_centre(n) for n in mu.shape])  # voxel index of the rotation centre
+    v = (np.arange(rows) - axis_centre(rows)) * pitch_v
+    u = (np.arange(columns) - axis_centre(columns)) * pitch_u
     # Each ray is source + s (pixel - source) for s in [s0, s1], covering the volume's bounding cylinder.
     step_mm = 0.5 * float(min(spacing[1:]))
     s = np.arange((source_to_axis_mm - radius) / source_to_axis_mm, (source_to_axis_mm + radius) / source_to_axis_mm,

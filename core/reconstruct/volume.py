@@ -8,7 +8,15 @@ from skimage.transform import resize
 from core.errors import InputError
 from core.types import Volume
 
-__all__ = ["LUNG_LABELS", "MU_WATER_PER_MM", "attenuation", "label_mask", "resample_to"]
+__all__ = [
+    "LUNG_LABELS",
+    "MU_WATER_PER_MM",
+    "attenuation",
+    "axis_centre",
+    "inscribed_circle",
+    "label_mask",
+    "resample_to",
+]
 
 #: Linear attenuation of water at about 70 keV (the effective energy of a chest radiograph), per millimetre.
 MU_WATER_PER_MM = 0.0195
@@ -16,11 +24,24 @@ MU_WATER_PER_MM = 0.0195
 LUNG_LABELS = (10, 11, 12, 13, 14)
 
 
+def axis_centre(size: int) -> int:
+    """Index of the voxel (or detector pixel) the rotation axis passes through along an axis of ``size``: ``size // 2``,
+    as scikit-image's Radon transform has it, so that simulated views, tomography and hulls agree to the voxel."""
+    return size // 2
+
+
+def inscribed_circle(side: int) -> np.ndarray:
+    """The pixels of a ``side × side`` slice inside its inscribed circle (scikit-image's reconstruction circle)."""
+    y, x = np.ogrid[:side, :side]
+    centre = radius = axis_centre(side)
+    return (y - centre) ** 2 + (x - centre) ** 2 <= radius**2
+
+
 def attenuation(ct: Volume, *, mu_water: float = MU_WATER_PER_MM) -> Volume:
     """Hounsfield units to linear attenuation: ``mu = mu_water * (1 + HU / 1000)``, air (and below) clamped to 0.
 
-    Voxels outside the scanner's field of view, often stored as -2048 or -3024, become air. Voxels outside the
-    circle inscribed in each axial slice are set to 0 too, as the scanner's reconstruction circle is; parallel
+    Voxels outside the scanner's field of view, often stored as -2048 or -3024, become air. In square slices,
+    voxels outside the inscribed circle are set to 0 too, as the scanner's reconstruction circle is; parallel
     projections assume nothing lies outside it.
 
     Parameters
@@ -39,9 +60,8 @@ def attenuation(ct: Volume, *, mu_water: float = MU_WATER_PER_MM) -> Volume:
         raise InputError(f"Attenuation is computed from Hounsfield units; this volume holds '{ct.unit}'.")
     mu = mu_water * (1.0 + np.maximum(ct.data.astype(np.float32), -1000.0) / 1000.0)
     _, rows, columns = ct.shape
-    y, x = np.ogrid[:rows, :columns]
-    outside = ((y - (rows - 1) / 2) / (rows / 2)) ** 2 + ((x - (columns - 1) / 2) / (columns / 2)) ** 2 > 1.0
-    mu[:, outside] = 0.0
+    if rows == columns:
+        mu[:, ~inscribed_circle(rows)] = 0.0
     return Volume(data=mu.astype(np.float32), spacing_mm=ct.spacing_mm, unit="1/mm")
 
 

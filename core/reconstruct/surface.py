@@ -1,0 +1,133 @@
+"""Surfaces from volumes: marching cubes (scikit-image), smoothing and decimation (PyVista/VTK), per-vertex values,
+and STL/PLY files. This is the only module that imports PyVista.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+from scipy.ndimage import map_coordinates
+from skimage.measure import marching_cubes
+
+from core.errors import InputError
+from core.types import Mesh, Volume
+
+__all__ = ["MESH_FORMATS", "decimate", "is_closed", "mesh_bytes", "sample_values", "smooth", "surface"]
+
+MESH_FORMATS = {"stl": "model/stl", "ply": "application/ply"}
+
+
+def surface(volume: Volume, *, level: float | None = None, step: int = 1) -> Mesh:
+    """The isosurface of a volume by marching cubes (Lewiner), in millimetres of the LAS frame.
+
+    Parameters
+    ----------
+    volume : Volume
+        A mask (level 0.5, the result is closed where the mask does not touch the grid's border: the border is
+        padded) or an intensity volume (``level`` required).
+    level : float, optional
+        The iso-value; 0.5 for masks.
+    step : int
+        Voxel step (2 halves the resolution, and the triangles by about 4).
+
+    Returns
+    -------
+    Mesh
+    """
+    if volume.unit == "mask":
+        level = 0.5 if level is None else level
+    elif level is None:
+        raise InputError(f"Give the iso-value (level) of the surface for a volume in '{volume.unit}'.")
+    data = np.pad(volume.data.astype(np.float32), 1, mode="constant", constant_values=0.0)
+    if not data.min() < level < data.max():
+        raise InputError(
+            f"The volume has no surface at level {level:g}: its values lie in [{data.min():g}, {data.max():g}]. "
+            "Choose a level inside that range (or check that the mask is not empty)."
+        )
+    vertices, faces, _, _ = marching_cubes(data, level=level, spacing=volume.spacing_mm, step_size=step,
+                                           allow_degenerate=False)  # fmt: skip
+    vertices -= np.array(volume.spacing_mm)  # undo the padding
+    # (z, y, x) → (x, y, z); swapping two axes mirrors the surface, so the winding is reversed to keep normals out.
+    return Mesh(vertices=vertices[:, ::-1].copy(), faces=faces[:, ::-1].copy())
+
+
+def _to_polydata(mesh: Mesh) -> pv.PolyData:
+    faces = np.hstack([np.full((mesh.n_triangles, 1), 3), mesh.faces]).ravel()
+    polydata = pv.PolyData(np.asarray(mesh.vertices, dtype=np.float64), faces)
+    if mesh.values is not None:
+        polydata.point_data["values"] = mesh.values
+    return polydata
+
+
+def _from_polydata(polydata: pv.PolyData) -> Mesh:
+    polydata = polydata.triangulate()
+    faces = polydata.faces.reshape(-1, 4)[:, 1:] if polydata.n_cells else np.zeros((0, 3), dtype=np.int64)
+    values = polydata.point_data.get("values")
+    return Mesh(vertices=polydata.points, faces=faces, values=None if values is None else np.clip(values, 0, 1))
+
+
+def smooth(mesh: Mesh, *, iterations: int = 20, pass_band: float = 0.1) -> Mesh:
+    """Taubin smoothing (windowed sinc, VTK): removes the staircase of marching cubes without shrinking the shape."""
+    if iterations < 1 or not 0 < pass_band < 2:
+        raise InputError(f"Smoothing needs iterations ≥ 1 and 0 < pass_band < 2; got {iterations}, {pass_band}.")
+    return _from_polydata(_to_polydata(mesh).smooth_taubin(n_iter=iterations, pass_band=pass_band))
+
+
+def decimate(mesh: Mesh, *, max_triangles: int) -> Mesh:
+    """At most ``max_triangles`` triangles, by quadric decimation (VTK); the mesh itself if already within budget."""
+    if max_triangles < 4:
+        raise InputError(f"A surface needs at least 4 triangles; got a budget of {max_triangles}.")
+    if mesh.n_triangles <= max_triangles:
+        return mesh
+    polydata = _to_polydata(mesh)
+    reduction = 1.0 - max_triangles / mesh.n_triangles
+    for _ in range(5):  # VTK's reduction is approximate: tighten until within budget
+        result = polydata.decimate(reduction, volume_preservation=True)
+        if result.n_cells <= max_triangles:
+            return _from_polydata(result)
+        reduction = 1.0 - (1.0 - reduction) * max_triangles / result.n_cells * 0.98
+    raise InputError(f"The surface could not be reduced to {max_triangles} triangles.")
+
+
+def is_closed(mesh: Mesh) -> bool:
+    """Whether every edge is shared by exactly two triangles (a watertight surface)."""
+    edges = np.sort(np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return bool(len(counts)) and bool((counts == 2).all())
+
+
+def sample_values(mesh: Mesh, volume: Volume, *, value_range: tuple[float, float] | None = None) -> Mesh:
+    """The mesh with a value per vertex sampled (trilinearly) from ``volume`` and scaled to ``[0, 1]``.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        In the volume's frame (millimetres).
+    volume : Volume
+        E.g. attenuation, or a heat map carried into 3D.
+    value_range : (float, float), optional
+        Values mapped to 0 and 1; the sampled minimum and maximum by default.
+    """
+    index = (mesh.vertices[:, ::-1] / np.array(volume.spacing_mm)).T  # (z, y, x) voxel coordinates
+    values = map_coordinates(volume.data.astype(np.float32), index, order=1, mode="nearest")
+    low, high = value_range or (float(values.min()), float(values.max()))
+    scaled = np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.zeros_like(values)
+    return Mesh(vertices=mesh.vertices, faces=mesh.faces, values=scaled)
+
+
+def mesh_bytes(mesh: Mesh, fmt: str = "stl") -> bytes:
+    """The mesh as a binary STL or PLY file (PLY keeps the per-vertex values as grey colours)."""
+    if fmt not in MESH_FORMATS:
+        raise InputError(f"Meshes are written as {' or '.join(MESH_FORMATS)}, not '{fmt}'.")
+    polydata = _to_polydata(mesh)
+    texture = None
+    if fmt == "ply" and mesh.values is not None:
+        polydata.point_data["colours"] = np.repeat(np.rint(mesh.values * 255).astype(np.uint8)[:, None], 3, axis=1)
+        texture = "colours"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"mesh.{fmt}"
+        polydata.save(path, binary=True, texture=texture) if fmt == "ply" else polydata.save(path, binary=True)
+        return path.read_bytes()

@@ -1,0 +1,68 @@
+"""Surfaces: marching-cubes area against an analytic ellipsoid, decimation, smoothing, values, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.draw import ellipsoid, ellipsoid_stats
+from skimage.measure import mesh_surface_area
+
+from core.errors import InputError
+from core.reconstruct.surface import decimate, is_closed, mesh_bytes, sample_values, smooth, surface
+from core.types import Volume
+
+
+@pytest.fixture(scope="module")
+def levelset() -> Volume:
+    """Signed level set of an ellipsoid with semi-axes 6, 10, 16 mm along (z, y, x), positive inside, 0.5 mm voxels."""
+    data = -ellipsoid(6, 10, 16, spacing=(0.5, 0.5, 0.5), levelset=True).astype(np.float32)
+    return Volume(data=data, spacing_mm=(0.5, 0.5, 0.5), unit="levelset")
+
+
+def test_marching_cubes_area_of_an_ellipsoid_within_one_percent(levelset):
+    mesh = surface(levelset, level=0.0)
+    _, area = ellipsoid_stats(6, 10, 16)
+    assert mesh_surface_area(mesh.vertices, mesh.faces) == pytest.approx(area, rel=0.01)
+    assert is_closed(mesh)
+    # Vertices are (x, y, z) in mm: the semi-axes 6, 10, 16 lie along the volume's (z, y, x).
+    extent = mesh.vertices.max(axis=0) - mesh.vertices.min(axis=0)
+    assert extent == pytest.approx([32, 20, 12], abs=1.0)
+
+
+def test_decimation_honours_the_budget_and_keeps_the_surface_closed(levelset):
+    mesh = surface(levelset, level=0.0)
+    reduced = decimate(mesh, max_triangles=1500)
+    assert 1000 < reduced.n_triangles <= 1500 and is_closed(reduced)
+    assert decimate(reduced, max_triangles=5000) is reduced  # already within budget
+    assert mesh_surface_area(reduced.vertices, reduced.faces) == pytest.approx(
+        mesh_surface_area(mesh.vertices, mesh.faces), rel=0.03)  # fmt: skip
+
+
+def test_smoothing_a_mask_surface_keeps_it_closed_and_its_size():
+    z, y, x = np.mgrid[:30, :30, :30] - 15
+    mask = Volume(data=x**2 + y**2 + z**2 <= 100, spacing_mm=(1, 1, 1), unit="mask")
+    blocky = surface(mask)
+    smoothed = smooth(blocky)
+    assert is_closed(blocky) and is_closed(smoothed)
+    radii = np.linalg.norm(smoothed.vertices - smoothed.vertices.mean(axis=0), axis=1)
+    assert radii.std() < np.linalg.norm(blocky.vertices - blocky.vertices.mean(axis=0), axis=1).std()
+    assert radii.mean() == pytest.approx(10, abs=0.6)
+
+
+def test_values_and_files(levelset):
+    mesh = sample_values(decimate(surface(levelset, level=0.0), max_triangles=500), levelset)
+    assert mesh.values.shape == (len(mesh.vertices),) and 0 <= mesh.values.min() <= mesh.values.max() <= 1
+    stl, ply = mesh_bytes(mesh, "stl"), mesh_bytes(mesh, "ply")
+    assert len(stl) == 84 + 50 * mesh.n_triangles  # binary STL: header, count, 50 bytes per triangle
+    assert ply.startswith(b"ply\nformat binary") and b"red" in ply[:400]
+    with pytest.raises(InputError, match="stl or ply"):
+        mesh_bytes(mesh, "obj")
+
+
+def test_no_surface_at_the_level_is_a_clear_error(levelset):
+    with pytest.raises(InputError, match="no surface at level 99"):
+        surface(levelset, level=99.0)
+    with pytest.raises(InputError, match="iso-value"):
+        surface(levelset)
+    with pytest.raises(InputError, match="empty"):
+        surface(Volume(data=np.zeros((4, 4, 4), dtype=bool), spacing_mm=(1, 1, 1), unit="mask"))
