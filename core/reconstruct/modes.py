@@ -1,0 +1,226 @@
+"""The three ways to 3D the Reconstruct page offers, from simulated views of the demo CT or from uploaded X-rays:
+
+- ``"tomography"``: many views → attenuation volume (FBP or SART) → lungs found in it;
+- ``"visual-hull"``: two or more views → lungs segmented in each → carved hull (optionally elliptic);
+- ``"single-view"``: one frontal view → lungs segmented → inflated: an approximation, not a reconstruction.
+
+Each gives a :class:`Reconstruction` with a lung surface ready to show and download.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputError
+from core.io import read_volume
+from core.reconstruct.hull import elliptic_hull, silhouettes, visual_hull
+from core.reconstruct.metrics import dice, iou
+from core.reconstruct.projection import Projections, parallel_beam
+from core.reconstruct.segment import lungs_in_radiograph, lungs_in_volume
+from core.reconstruct.single_view import inflate_frontal_mask
+from core.reconstruct.surface import decimate, sample_values, smooth, surface
+from core.reconstruct.tomography import fbp, sart
+from core.reconstruct.volume import attenuation
+from core.types import Mesh, Volume
+
+__all__ = ["DEMO_CT_DIR", "MODES", "Reconstruction", "load_demo_ct", "reconstruct_demo", "reconstruct_radiographs"]
+
+DEMO_CT_DIR = Path(__file__).resolve().parents[1] / "data" / "ct"
+MODES = {
+    "tomography": "Tomography (many views)",
+    "visual-hull": "Visual hull (two or more views)",
+    "single-view": "Single frontal view (approximation)",
+}
+_MIN_VIEWS = {"tomography": 2, "visual-hull": 2, "single-view": 1}
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A 3D result and how it was made.
+
+    Attributes
+    ----------
+    mode : str
+        A key of :data:`MODES`.
+    views : Projections
+        The views it was made from (line integrals, or lung masks for hulls from uploads).
+    lungs : Volume
+        The lung mask.
+    mesh : Mesh
+        The lungs' smoothed, decimated surface (values: attenuation under the surface, for tomography).
+    volume : Volume or None
+        The reconstructed attenuation (tomography only).
+    figures : dict
+        ``dice`` and ``iou`` against the truth where it is known (the demo CT), ``seconds`` always.
+    approximate : bool
+        True for the single-view mode: depth is assumed, not measured.
+    """
+
+    mode: str
+    views: Projections
+    lungs: Volume
+    mesh: Mesh
+    volume: Volume | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    approximate: bool = False
+
+
+def load_demo_ct() -> tuple[Volume, Volume]:
+    """The shipped demo CT as attenuation (1/mm) and its lung mask (``core/data/ct``)."""
+    return attenuation(read_volume(DEMO_CT_DIR / "chest_ct.nii.gz")), Volume(
+        data=read_volume(DEMO_CT_DIR / "lungs.nii.gz", unit="label").data > 0,
+        spacing_mm=read_volume(DEMO_CT_DIR / "lungs.nii.gz", unit="label").spacing_mm, unit="mask")  # fmt: skip
+
+
+def demo_angles(count: int) -> np.ndarray:
+    """Frontal (and lateral) first: one view is frontal, two are frontal + lateral, more spread over 180°."""
+    if count == 1:
+        return np.array([0.0])
+    if count == 2:
+        return np.array([0.0, 90.0])
+    return np.linspace(0.0, 180.0, count, endpoint=False)
+
+
+def _mesh(lungs: Volume, volume: Volume | None, max_triangles: int) -> Mesh:
+    mesh = decimate(smooth(surface(lungs)), max_triangles=max_triangles)
+    return sample_values(mesh, volume) if volume is not None else mesh
+
+
+def _segmented(views: Projections) -> Projections:
+    masks = [lungs_in_radiograph(image, lungs=2 if abs(np.sin(np.deg2rad(angle))) < 0.5 else 1)
+             for image, angle in zip(views.images, views.angles_deg, strict=True)]  # fmt: skip
+    return Projections(images=np.stack(masks).astype(np.float32), angles_deg=views.angles_deg, pixel_mm=views.pixel_mm)
+
+
+def reconstruct_demo(
+    mu: Volume,
+    truth: Volume,
+    *,
+    mode: str,
+    views: int,
+    method: str = "fbp",
+    exact_silhouettes: bool = False,
+    elliptic: bool = False,
+    max_triangles: int = 60_000,
+) -> Reconstruction:
+    """Simulate ``views`` parallel-beam views of the demo CT, reconstruct, and score against its lung mask.
+
+    Parameters
+    ----------
+    mu, truth : Volume
+        Attenuation and lung mask (:func:`load_demo_ct`).
+    mode : str
+        A key of :data:`MODES`.
+    views : int
+        How many views (1 for the single view; frontal + lateral for 2).
+    method : str
+        ``"fbp"`` or ``"sart"`` for tomography.
+    exact_silhouettes : bool
+        Hull and single view: use the lungs' exact silhouettes (projected from the labels, the method's upper
+        bound) instead of segmenting the simulated radiographs.
+    elliptic : bool
+        Hull: round each cross-section (:func:`~core.reconstruct.hull.elliptic_hull`).
+    max_triangles : int
+        Surface budget.
+    """
+    if mode not in MODES:
+        raise InputError(f"Unknown mode '{mode}'; choose one of {', '.join(MODES)}.")
+    if views < _MIN_VIEWS[mode] or (mode == "single-view" and views != 1):
+        needed = "exactly one view" if mode == "single-view" else f"at least {_MIN_VIEWS[mode]} views"
+        raise InputError(f"{MODES[mode]} needs {needed}; got {views}.")
+    angles = demo_angles(views)
+    simulated = parallel_beam(mu, angles)
+    start = time.perf_counter()
+    volume = None
+    if mode == "tomography":
+        if method not in ("fbp", "sart"):
+            raise InputError(f"Unknown tomography method '{method}'; choose fbp or sart.")
+        volume = fbp(simulated) if method == "fbp" else sart(simulated, iterations=2 if views < 30 else 1)
+        lungs = lungs_in_volume(volume)
+    else:
+        masks = silhouettes(truth, angles) if exact_silhouettes else _segmented(simulated)
+        if mode == "visual-hull":
+            carve = elliptic_hull if elliptic else visual_hull
+            lungs = carve(masks, shape=mu.shape, spacing_mm=mu.spacing_mm)
+        else:
+            lungs = inflate_frontal_mask(masks.images[0] > 0.5, pixel_mm=masks.pixel_mm, shape=mu.shape,
+                                         spacing_mm=mu.spacing_mm)  # fmt: skip
+    seconds = time.perf_counter() - start
+    if not lungs.data.any():
+        raise InputError("No lungs were found in this reconstruction: try more views or exact silhouettes.")
+    mesh = _mesh(lungs, volume, max_triangles)
+    figures = {"dice": dice(lungs.data, truth.data), "iou": iou(lungs.data, truth.data), "seconds": seconds}
+    return Reconstruction(mode=mode, views=simulated, lungs=lungs, mesh=mesh, volume=volume, figures=figures,
+                          approximate=mode == "single-view")  # fmt: skip
+
+
+def reconstruct_radiographs(
+    images: list[np.ndarray],
+    angles_deg: list[float],
+    *,
+    mode: str,
+    field_of_view_mm: float = 350.0,
+    side: int = 128,
+    elliptic: bool = False,
+    max_triangles: int = 60_000,
+) -> Reconstruction:
+    """Lungs in 3D from real X-rays: a hull from two or more calibrated views, or the single-view approximation.
+
+    Parameters
+    ----------
+    images : list of ndarray, shape (H, W)
+        Radiographs (bright = dense, superior up), all the same size, views about the patient's long axis.
+    angles_deg : list of float
+        One per image: 0 frontal, 90 lateral.
+    mode : str
+        ``"visual-hull"`` or ``"single-view"`` (tomography needs calibrated projection data, not radiograph files).
+    field_of_view_mm : float
+        Width each image covers at the patient; sets the scale of the result.
+    side : int
+        Columns each view is resampled to (rows follow the aspect ratio).
+    """
+    from core.preprocess import resize
+
+    if mode not in ("visual-hull", "single-view"):
+        raise InputError(
+            "From uploaded radiographs only the visual hull and the single-view approximation are possible: "
+            "tomography needs calibrated projection data at many known angles (try the demo CT)."
+        )
+    if len(images) != len(angles_deg):
+        raise InputError(f"Give one angle per view: {len(images)} views, {len(angles_deg)} angles.")
+    needed = _MIN_VIEWS[mode]
+    if len(images) < needed or (mode == "single-view" and len(images) != 1):
+        raise InputError(f"{MODES[mode]} needs {'one' if mode == 'single-view' else 'at least two'} view(s); got "
+                         f"{len(images)}.")  # fmt: skip
+    shapes = {np.asarray(image).shape for image in images}
+    if len(shapes) > 1:
+        raise InputError(f"The views have different sizes ({', '.join(f'{w}×{h}' for h, w in sorted(shapes))}): "
+                         "export them at the same size and field of view.")  # fmt: skip
+    if not 50.0 <= field_of_view_mm <= 1000.0:
+        raise InputError(f"The field of view should be a chest's width, 50-1000 mm; got {field_of_view_mm}.")
+    height, width = next(iter(shapes))
+    rows = max(16, round(side * height / width))
+    pixel = field_of_view_mm / side
+    start = time.perf_counter()
+    masks = []
+    for image, angle in zip(images, angles_deg, strict=True):
+        small = resize(np.asarray(image, dtype=np.float32), size=(rows, side), keep_aspect=False)[::-1]
+        masks.append(lungs_in_radiograph(small, lungs=2 if abs(np.sin(np.deg2rad(angle))) < 0.5 else 1))
+    for mask, angle in zip(masks, angles_deg, strict=True):
+        if not mask.any():
+            raise InputError(f"No lung field was found in the view at {angle:g}°: check that it is a chest X-ray.")
+    views = Projections(images=np.stack(masks).astype(np.float32), angles_deg=angles_deg, pixel_mm=(pixel, pixel))
+    shape, spacing = (rows, side, side), (pixel, pixel, pixel)
+    if mode == "visual-hull":
+        lungs = (elliptic_hull if elliptic else visual_hull)(views, shape=shape, spacing_mm=spacing)
+    else:
+        lungs = inflate_frontal_mask(masks[0], pixel_mm=(pixel, pixel), shape=shape, spacing_mm=spacing)
+    seconds = time.perf_counter() - start
+    if not lungs.data.any():
+        raise InputError("The views' lung fields do not overlap in 3D: check the angles and that the views match.")
+    return Reconstruction(mode=mode, views=views, lungs=lungs, mesh=_mesh(lungs, None, max_triangles),
+                          figures={"seconds": seconds}, approximate=mode == "single-view")  # fmt: skip
