@@ -21,6 +21,7 @@ PAGES = {
     "pages/preprocessing_lab.py": {"title": "Preprocessing lab", "icon": ":material/science:"},
     "pages/classifier.py": {"title": "Classifier", "icon": ":material/model_training:"},
     "pages/history.py": {"title": "History", "icon": ":material/history:"},
+    "pages/reconstruct.py": {"title": "Reconstruct 3D", "icon": ":material/view_in_ar:"},
 }
 _routing = threading.local()  # each session's script runs in its own thread
 

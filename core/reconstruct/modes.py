@@ -22,7 +22,7 @@ from core.reconstruct.metrics import dice, iou
 from core.reconstruct.projection import Projections, parallel_beam
 from core.reconstruct.segment import lungs_in_radiograph, lungs_in_volume
 from core.reconstruct.single_view import inflate_frontal_mask
-from core.reconstruct.surface import decimate, sample_values, smooth, surface
+from core.reconstruct.surface import decimate, smooth, surface
 from core.reconstruct.tomography import fbp, sart
 from core.reconstruct.volume import attenuation
 from core.types import Mesh, Volume
@@ -51,7 +51,7 @@ class Reconstruction:
     lungs : Volume
         The lung mask.
     mesh : Mesh
-        The lungs' smoothed, decimated surface (values: attenuation under the surface, for tomography).
+        The lungs' smoothed, decimated surface.
     volume : Volume or None
         The reconstructed attenuation (tomography only).
     figures : dict
@@ -85,9 +85,8 @@ def demo_angles(count: int) -> np.ndarray:
     return np.linspace(0.0, 180.0, count, endpoint=False)
 
 
-def _mesh(lungs: Volume, volume: Volume | None, max_triangles: int) -> Mesh:
-    mesh = decimate(smooth(surface(lungs)), max_triangles=max_triangles)
-    return sample_values(mesh, volume) if volume is not None else mesh
+def _mesh(lungs: Volume, max_triangles: int) -> Mesh:
+    return decimate(smooth(surface(lungs)), max_triangles=max_triangles)
 
 
 def _segmented(views: Projections) -> Projections:
@@ -152,7 +151,7 @@ def reconstruct_demo(
     seconds = time.perf_counter() - start
     if not lungs.data.any():
         raise InputError("No lungs were found in this reconstruction: try more views or exact silhouettes.")
-    mesh = _mesh(lungs, volume, max_triangles)
+    mesh = _mesh(lungs, max_triangles)
     figures = {"dice": dice(lungs.data, truth.data), "iou": iou(lungs.data, truth.data), "seconds": seconds}
     return Reconstruction(mode=mode, views=simulated, lungs=lungs, mesh=mesh, volume=volume, figures=figures,
                           approximate=mode == "single-view")  # fmt: skip
@@ -222,5 +221,5 @@ def reconstruct_radiographs(
     seconds = time.perf_counter() - start
     if not lungs.data.any():
         raise InputError("The views' lung fields do not overlap in 3D: check the angles and that the views match.")
-    return Reconstruction(mode=mode, views=views, lungs=lungs, mesh=_mesh(lungs, None, max_triangles),
+    return Reconstruction(mode=mode, views=views, lungs=lungs, mesh=_mesh(lungs, max_triangles),
                           figures={"seconds": seconds}, approximate=mode == "single-view")  # fmt: skip

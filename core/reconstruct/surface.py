@@ -15,7 +15,7 @@ from skimage.measure import marching_cubes
 from core.errors import InputError
 from core.types import Mesh, Volume
 
-__all__ = ["MESH_FORMATS", "decimate", "is_closed", "mesh_bytes", "sample_values", "smooth", "surface"]
+__all__ = ["MESH_FORMATS", "decimate", "is_closed", "mesh_bytes", "plotter", "sample_values", "smooth", "surface"]
 
 MESH_FORMATS = {"stl": "model/stl", "ply": "application/ply"}
 
@@ -131,3 +131,20 @@ def mesh_bytes(mesh: Mesh, fmt: str = "stl") -> bytes:
         path = Path(folder) / f"mesh.{fmt}"
         polydata.save(path, binary=True, texture=texture) if fmt == "ply" else polydata.save(path, binary=True)
         return path.read_bytes()
+
+
+def plotter(mesh: Mesh, *, colourmap: str = "bone", colour: str = "#e8b4a0", window_size: tuple[int, int] = (700, 560)):
+    """An off-screen PyVista plotter showing the mesh (coloured by its values when it has them), viewed from the
+    front with the patient upright, for the browser (stpyvista)."""
+    scene = pv.Plotter(off_screen=True, window_size=list(window_size))
+    polydata = _to_polydata(mesh)
+    if mesh.values is not None:
+        scene.add_mesh(polydata, scalars="values", cmap=colourmap, clim=(0, 1), smooth_shading=True,
+                       show_scalar_bar=False)  # fmt: skip
+    else:
+        scene.add_mesh(polydata, color=colour, smooth_shading=True, specular=0.2)
+    scene.set_background("#0e1117")
+    # Look from the patient's front (+y, anterior) towards the back, superior (+z) up.
+    centre = polydata.center
+    scene.camera_position = [(centre[0], centre[1] + 1.4 * polydata.length, centre[2]), centre, (0, 0, 1)]
+    return scene

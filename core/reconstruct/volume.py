@@ -13,6 +13,7 @@ __all__ = [
     "MU_WATER_PER_MM",
     "attenuation",
     "axis_centre",
+    "display_slice",
     "inscribed_circle",
     "label_mask",
     "resample_to",
@@ -91,3 +92,36 @@ def label_mask(labels: Volume, ids: tuple[int, ...] = LUNG_LABELS) -> Volume:
     if not mask.any():
         raise InputError(f"No voxel carries the labels {list(ids)}: check the label map and the ids.")
     return Volume(data=mask, spacing_mm=labels.spacing_mm, unit="mask")
+
+
+def display_slice(volume: Volume, *, plane: str, index: int) -> np.ndarray:
+    """One slice as it is displayed, resampled to square pixels.
+
+    Parameters
+    ----------
+    volume : Volume
+    plane : str
+        ``"axial"`` (seen from the feet: anterior up, the patient's right on the left), ``"coronal"`` (seen from
+        the front: superior up) or ``"sagittal"`` (seen from the patient's left: superior up, anterior on the
+        left), the radiological conventions.
+    index : int
+        Along the plane's normal (z, y or x).
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W)
+    """
+    axis = {"axial": 0, "coronal": 1, "sagittal": 2}.get(plane)
+    if axis is None:
+        raise InputError(f"Unknown plane '{plane}'; choose axial, coronal or sagittal.")
+    if not 0 <= index < volume.shape[axis]:
+        raise InputError(f"The {plane} index must lie in 0..{volume.shape[axis] - 1}; got {index}.")
+    data = np.take(volume.data, index, axis=axis).astype(np.float32)
+    spacing = [s for i, s in enumerate(volume.spacing_mm) if i != axis]  # (row, column) mm
+    image = data[::-1]  # axial: anterior (high y) up; coronal and sagittal: superior (high z) up
+    if plane == "sagittal":
+        image = image[:, ::-1]  # anterior (high y) on the left
+    finest = min(spacing)
+    size = (max(1, round(image.shape[0] * spacing[0] / finest)), max(1, round(image.shape[1] * spacing[1] / finest)))
+    return resize(image, size, order=0 if volume.unit == "mask" else 1, preserve_range=True,
+                  anti_aliasing=False).astype(np.float32)  # fmt: skip

@@ -1,0 +1,179 @@
+"""Reconstruct: 3D lungs from X-ray views — simulated from the demo CT at known angles, or uploaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.errors import CoreError
+from core.reconstruct.modes import MODES, reconstruct_radiographs
+from core.reconstruct.projection import radiograph
+from core.reconstruct.surface import MESH_FORMATS, mesh_bytes, sample_values
+from core.reconstruct.volume import display_slice
+from ui.inputs import pick_xrays
+from ui.navigation import page_setup
+from ui.reconstruction import demo_ct, demo_reconstruction, show_mesh
+
+page_setup()
+
+st.title("Reconstruct 3D")
+st.caption(
+    "Lungs in 3D from X-ray views at known angles. The demo simulates the views from a real chest CT, so every result "
+    "is scored against the CT's own lung labels (Dice, IoU); uploaded X-rays give a visual hull or, from one frontal "
+    "view, an approximation."
+)
+
+with st.sidebar:
+    st.header("Reconstruction")
+    mode = st.radio("Mode", list(MODES), format_func=MODES.get, key="recon_mode")
+    source = st.radio(
+        "Views",
+        ["Demo CT", "Upload X-rays"],
+        key="recon_source",
+        horizontal=True,
+        disabled=mode == "tomography",
+        help="Tomography needs calibrated projections at many angles: demo only.",
+    )
+    if mode == "tomography":
+        source = "Demo CT"
+
+result = None
+if source == "Demo CT":
+    with st.sidebar:
+        if mode == "tomography":
+            views = st.select_slider(
+                "Number of views (over 180°)", [2, 4, 8, 15, 30, 60, 90, 180], value=90, key="recon_views"
+            )
+            method = st.radio(
+                "Method",
+                ["fbp", "sart"],
+                key="recon_method",
+                horizontal=True,
+                format_func={"fbp": "FBP", "sart": "SART (iterative)"}.get,
+            )
+            exact = elliptic = False
+        else:
+            views = (
+                1
+                if mode == "single-view"
+                else st.select_slider(
+                    "Number of views",
+                    [2, 3, 4, 8, 16],
+                    value=2,
+                    key="recon_hull_views",
+                    help="2 = frontal + lateral; more are spread over 180°.",
+                )
+            )
+            method = "fbp"
+            exact = st.toggle(
+                "Exact silhouettes (from the CT's labels)",
+                key="recon_exact",
+                help="The method's upper bound; off: lungs segmented in each simulated X-ray.",
+            )
+            elliptic = mode == "visual-hull" and st.toggle(
+                "Elliptic cross-sections", key="recon_elliptic", help="Round each slice of the hull (a shape prior)."
+            )
+    try:
+        result = demo_reconstruction(mode, int(views), method, exact, elliptic)
+    except CoreError as error:
+        st.error(str(error))
+        st.stop()
+else:
+    uploads = []
+    for upload in pick_xrays(key="recon"):
+        if upload.xray is None:
+            st.error(upload.error)
+        else:
+            uploads.append(upload)
+    if not uploads:
+        st.info("Upload X-rays of one chest (a frontal view, and a lateral one for the hull), or pick samples.")
+        st.stop()
+    columns = st.columns(min(4, len(uploads)))
+    angles = [
+        columns[i % len(columns)].number_input(
+            f"Angle of {u.name} (°)",
+            -180.0,
+            360.0,
+            90.0 * min(i, 1),
+            5.0,
+            key=f"recon_angle_{i}",
+            help="0 frontal, 90 lateral.",
+        )
+        for i, u in enumerate(uploads)
+    ]
+    field = st.sidebar.number_input(
+        "Field of view (mm across each image)", 50.0, 1000.0, 350.0, 10.0, key="recon_field"
+    )
+    elliptic = mode == "visual-hull" and st.sidebar.toggle("Elliptic cross-sections", key="recon_up_elliptic")
+    try:
+        with st.spinner("Segmenting the lungs and carving…"):
+            result = reconstruct_radiographs(
+                [u.xray.pixels for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic
+            )
+    except CoreError as error:
+        st.error(str(error))
+        st.stop()
+
+if result.approximate:
+    st.warning(
+        "**Approximation, not a reconstruction.** One frontal view says nothing about depth: the lungs' outline is "
+        "measured, their front-to-back thickness is assumed (thickest in the middle, thin at the edges).",
+        icon=":material/info:",
+    )
+figures = result.figures
+columns = st.columns(4)
+columns[0].metric("Lung Dice vs CT labels", f"{figures['dice']:.3f}" if "dice" in figures else "–")
+columns[1].metric("IoU", f"{figures['iou']:.3f}" if "iou" in figures else "–")
+columns[2].metric("Reconstruction time", f"{figures['seconds']:.2f} s")
+columns[3].metric("Surface triangles", f"{result.mesh.n_triangles / 1000:.1f} k")
+
+surface_tab, slices_tab, views_tab = st.tabs(["3D surface", "Slices", "Views"])
+with surface_tab:
+    mesh = result.mesh
+    if result.volume is not None and st.toggle("Colour by the attenuation beneath the surface", key="recon_colour"):
+        mesh = sample_values(mesh, result.volume)
+    show_mesh(mesh, key=f"mesh_{mode}")
+    st.caption(
+        "Drag to rotate, scroll to zoom. Seen from the front, patient's right on your left."
+        + (" Colour: attenuation beneath the surface, dark (air) to light." if mesh.values is not None else "")
+    )
+    for column, fmt in zip(st.columns(len(MESH_FORMATS)), MESH_FORMATS, strict=True):
+        column.download_button(
+            f"Download the surface ({fmt.upper()})",
+            data=lambda f=fmt: mesh_bytes(mesh, f),
+            file_name=f"lungs_{mode}.{fmt}",
+            mime=MESH_FORMATS[fmt],
+            key=f"mesh_{fmt}",
+        )
+
+with slices_tab:
+    shown = result.volume if result.volume is not None else result.lungs
+    plane = st.radio("Plane", ["coronal", "axial", "sagittal"], horizontal=True, key="recon_plane")
+    axis = {"axial": 0, "coronal": 1, "sagittal": 2}[plane]
+    index = st.slider("Slice", 0, shown.shape[axis] - 1, shown.shape[axis] // 2, key=f"recon_slice_{plane}")
+    left, right = st.columns(2)
+    image = display_slice(shown, plane=plane, index=index)
+    left.image(
+        image / max(float(image.max()), 1e-6),
+        clamp=True,
+        width="stretch",
+        caption="Reconstructed attenuation" if result.volume is not None else "Lung mask",
+    )
+    mask = display_slice(result.lungs, plane=plane, index=index)
+    if source == "Demo CT":
+        truth = display_slice(demo_ct()[1], plane=plane, index=index)
+        overlay = np.dstack([mask, truth, np.zeros_like(mask)]).astype(np.float32)
+        right.image(overlay, clamp=True, width="stretch", caption="Lungs found (red), CT labels (green), both (yellow)")
+    else:
+        right.image(mask, clamp=True, width="stretch", caption="Lungs found")
+
+with views_tab:
+    count = len(result.views)
+    st.caption(
+        f"{count} view(s) at {', '.join(f'{a:g}°' for a in result.views.angles_deg[:12])}" + ("…" if count > 12 else "")
+    )
+    columns = st.columns(min(4, count))
+    for i in range(min(4, count)):
+        columns[i].image(
+            radiograph(result.views, i), clamp=True, width="stretch", caption=f"{result.views.angles_deg[i]:g}°"
+        )

@@ -1,0 +1,30 @@
+"""Cached reconstructions for the Reconstruct page, and the 3D viewer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo
+from core.reconstruct.surface import plotter
+from core.types import Mesh, Volume
+
+
+@st.cache_resource(show_spinner="Loading the demo CT…")
+def demo_ct() -> tuple[Volume, Volume]:
+    """The shipped demo CT (attenuation, lung mask), read once per server process."""
+    return load_demo_ct()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Simulating the views and reconstructing…")
+def demo_reconstruction(mode: str, views: int, method: str, exact: bool, elliptic: bool) -> Reconstruction:
+    """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting."""
+    mu, truth = demo_ct()
+    return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
+                            elliptic=elliptic)  # fmt: skip
+
+
+def show_mesh(mesh: Mesh, *, key: str) -> None:
+    """The surface in the browser (stpyvista: VTK.js, rotate with the mouse)."""
+    from stpyvista import stpyvista
+
+    stpyvista(plotter(mesh), key=key)
