@@ -165,3 +165,33 @@ def test_history_lists_and_filters_the_records():
     assert any("history_case.jpeg" in str(i.proto) for i in app.get("image")), "the kept image is shown"
     app.multiselect(key="history_labels").set_value(["NORMAL"]).run()
     assert "No prediction matches" in app.info[0].value
+
+
+def test_reconstruct_demo_tomography_is_scored_against_the_ct():
+    app = _run("pages/reconstruct.py")
+    metrics = {m.label: m.value for m in app.metric}
+    assert float(metrics["Lung Dice vs CT labels"]) >= 0.95  # 90 views, FBP: the target
+    app.radio(key="recon_mode").set_value("visual-hull").run()
+    assert not app.exception, [e.message for e in app.exception]
+    metrics = {m.label: m.value for m in app.metric}
+    assert 0.5 < float(metrics["Lung Dice vs CT labels"]) < 0.9
+    assert len(app.get("download_button")) == 2
+
+
+def test_reconstruct_single_view_says_it_is_an_approximation():
+    app = _run("pages/reconstruct.py")
+    app.radio(key="recon_mode").set_value("single-view").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert "Approximation, not a reconstruction" in app.warning[0].body
+
+
+def test_reconstruct_from_uploads_refuses_views_of_different_sizes():
+    from core.samples import list_samples
+
+    normal = [s for s in list_samples() if s.label == "NORMAL"]
+    app = _run("pages/reconstruct.py")
+    app.radio(key="recon_mode").set_value("visual-hull").run()
+    app.radio(key="recon_source").set_value("Upload X-rays").run()
+    app.multiselect(key="recon_samples").set_value(normal[:2]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert "different sizes" in app.error[0].value
