@@ -44,6 +44,15 @@ st.page_link("pages/diagnose.py", label="Diagnose X-rays", icon=":material/steth
 st.page_link("pages/history.py", label="Open the history", icon=":material/history:")
 st.markdown(
     """
+- **Reconstruct 3D** — the lungs in 3D from X-ray views at known angles: tomography (FBP, SART) from many views, a
+  visual hull from two or more, or a clearly labelled approximation from one frontal view. The demo simulates the
+  views from a real chest CT and scores each result against its lung labels; a 3D surface to rotate, slices, and
+  STL/PLY downloads.
+"""
+)
+st.page_link("pages/reconstruct.py", label="Reconstruct in 3D", icon=":material/view_in_ar:")
+st.markdown(
+    """
 **How to start:** open the lab, upload an X-ray or keep the sample that is already selected, then switch steps
 on in the sidebar. Every control updates the result at once.
 
