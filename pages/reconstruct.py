@@ -6,11 +6,14 @@ import numpy as np
 import streamlit as st
 
 from core.errors import CoreError
+from core.preprocess import resize
 from core.reconstruct.modes import MODES, reconstruct_radiographs
 from core.reconstruct.projection import radiograph
-from core.reconstruct.surface import MESH_FORMATS, mesh_bytes, sample_values
+from core.reconstruct.surface import MESH_FORMATS, frontal_values, mesh_bytes, sample_values
 from core.reconstruct.volume import display_slice
+from ui.diagnosis import diagnose_cached
 from ui.inputs import pick_xrays
+from ui.models import default_diagnoser
 from ui.navigation import page_setup
 from ui.reconstruction import demo_ct, demo_reconstruction, show_mesh
 
@@ -37,7 +40,7 @@ with st.sidebar:
     if mode == "tomography":
         source = "Demo CT"
 
-result = None
+result, uploads, angles = None, [], []
 if source == "Demo CT":
     with st.sidebar:
         if mode == "tomography":
@@ -79,7 +82,6 @@ if source == "Demo CT":
         st.error(str(error))
         st.stop()
 else:
-    uploads = []
     for upload in pick_xrays(key="recon"):
         if upload.xray is None:
             st.error(upload.error)
@@ -129,13 +131,27 @@ columns[3].metric("Surface triangles", f"{result.mesh.n_triangles / 1000:.1f} k"
 
 surface_tab, slices_tab, views_tab = st.tabs(["3D surface", "Slices", "Views"])
 with surface_tab:
-    mesh = result.mesh
+    mesh, colourmap = result.mesh, "bone"
     if result.volume is not None and st.toggle("Colour by the attenuation beneath the surface", key="recon_colour"):
         mesh = sample_values(mesh, result.volume)
-    show_mesh(mesh, key=f"mesh_{mode}")
+    frontal = [u for u, a in zip(uploads, angles, strict=True) if a % 180 == 0] if source != "Demo CT" else []
+    if frontal and st.toggle("Colour by the classifier's Grad-CAM heat map (frontal view)", key="recon_heat"):
+        diagnosis = diagnose_cached(default_diagnoser(), frontal[0].xray, method="Grad-CAM", faithfulness=False)
+        slices, _, side = result.lungs.shape
+        heat = resize(diagnosis.cam.heat, size=(slices, side), keep_aspect=False)[::-1]
+        mesh, colourmap = frontal_values(mesh, heat, spacing_mm=result.lungs.spacing_mm), "jet"
+        st.caption(
+            f"{diagnosis.prediction.label} (P = {diagnosis.prediction.probabilities[diagnosis.prediction.label]:.2f}); "
+            f"evidence for it from blue (none) to red (strongest), carried straight back through the lungs."
+        )
+    show_mesh(mesh, key=f"mesh_{mode}", colourmap=colourmap)
     st.caption(
         "Drag to rotate, scroll to zoom. Seen from the front, patient's right on your left."
-        + (" Colour: attenuation beneath the surface, dark (air) to light." if mesh.values is not None else "")
+        + (
+            " Colour: attenuation beneath the surface, dark (air) to light."
+            if colourmap == "bone" and mesh.values is not None
+            else ""
+        )
     )
     for column, fmt in zip(st.columns(len(MESH_FORMATS)), MESH_FORMATS, strict=True):
         column.download_button(

@@ -23,8 +23,8 @@ def demo_reconstruction(mode: str, views: int, method: str, exact: bool, ellipti
                             elliptic=elliptic)  # fmt: skip
 
 
-def show_mesh(mesh: Mesh, *, key: str) -> None:
-    """The surface in the browser (stpyvista: VTK.js, rotate with the mouse)."""
+def show_mesh(mesh: Mesh, *, key: str, colourmap: str = "bone") -> None:
+    """The surface in the browser (stpyvista: VTK.js, rotate with the mouse), coloured by its values if any."""
     from stpyvista import stpyvista
 
-    stpyvista(plotter(mesh), key=key)
+    stpyvista(plotter(mesh, colourmap=colourmap), key=key)

@@ -49,7 +49,7 @@ class Projections:
     source_to_detector_mm: float | None = None
 
     def __post_init__(self) -> None:
-        images, angles = np.asarray(self.images), np.asarray(self.angles_deg, dtype=np.float64).ravel()
+        images, angles = np.asarray(self.images), _check_angles(self.angles_deg)
         if images.ndim != 3 or images.shape[0] != angles.size:
             raise InputError(
                 f"Need one (Z, U) image per angle; got images of shape {images.shape} for {angles.size} angles."

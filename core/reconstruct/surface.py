@@ -15,7 +15,17 @@ from skimage.measure import marching_cubes
 from core.errors import InputError
 from core.types import Mesh, Volume
 
-__all__ = ["MESH_FORMATS", "decimate", "is_closed", "mesh_bytes", "plotter", "sample_values", "smooth", "surface"]
+__all__ = [
+    "MESH_FORMATS",
+    "decimate",
+    "frontal_values",
+    "is_closed",
+    "mesh_bytes",
+    "plotter",
+    "sample_values",
+    "smooth",
+    "surface",
+]
 
 MESH_FORMATS = {"stl": "model/stl", "ply": "application/ply"}
 
@@ -116,6 +126,27 @@ def sample_values(mesh: Mesh, volume: Volume, *, value_range: tuple[float, float
     low, high = value_range or (float(values.min()), float(values.max()))
     scaled = np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.zeros_like(values)
     return Mesh(vertices=mesh.vertices, faces=mesh.faces, values=scaled)
+
+
+def frontal_values(mesh: Mesh, image: np.ndarray, *, spacing_mm: tuple[float, float, float]) -> Mesh:
+    """The mesh with values carried from a frontal image straight back along ``y`` onto every vertex: e.g. the
+    Grad-CAM heat map of a frontal radiograph painted onto the lungs built from it.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        In the frame of a grid with voxel size ``spacing_mm``.
+    image : ndarray, shape (Z, X)
+        On that grid's ``(z, x)`` sampling, row 0 inferior (the :class:`Projections` orientation), values in
+        ``[0, 1]``.
+    spacing_mm : (float, float, float)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise InputError(f"A frontal image is 2D (Z, X); got shape {image.shape}.")
+    index = np.stack([mesh.vertices[:, 2] / spacing_mm[0], mesh.vertices[:, 0] / spacing_mm[2]])
+    values = map_coordinates(image, index, order=1, mode="nearest")
+    return Mesh(vertices=mesh.vertices, faces=mesh.faces, values=np.clip(values, 0.0, 1.0))
 
 
 def mesh_bytes(mesh: Mesh, fmt: str = "stl") -> bytes:

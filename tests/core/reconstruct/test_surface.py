@@ -8,7 +8,7 @@ from skimage.draw import ellipsoid, ellipsoid_stats
 from skimage.measure import mesh_surface_area
 
 from core.errors import InputError
-from core.reconstruct.surface import decimate, is_closed, mesh_bytes, sample_values, smooth, surface
+from core.reconstruct.surface import decimate, frontal_values, is_closed, mesh_bytes, sample_values, smooth, surface
 from core.types import Volume
 
 
@@ -66,3 +66,16 @@ def test_no_surface_at_the_level_is_a_clear_error(levelset):
         surface(levelset)
     with pytest.raises(InputError, match="empty"):
         surface(Volume(data=np.zeros((4, 4, 4), dtype=bool), spacing_mm=(1, 1, 1), unit="mask"))
+
+
+def test_frontal_values_are_carried_straight_back_along_y():
+    z, y, x = np.mgrid[:20, :20, :20] - 10
+    box = Volume(data=(abs(x) < 6) & (abs(y) < 6) & (abs(z) < 6), spacing_mm=(2.0, 1.0, 1.0), unit="mask")
+    mesh = surface(box)
+    ramp = np.tile(np.linspace(0, 1, 20, dtype=np.float32), (20, 1))  # rises along x (columns)
+    painted = frontal_values(mesh, ramp, spacing_mm=box.spacing_mm)
+    x_mm = painted.vertices[:, 0]
+    assert np.corrcoef(x_mm, painted.values)[0, 1] > 0.99  # values follow x only...
+    front, back = painted.vertices[:, 1] > 12, painted.vertices[:, 1] < 8
+    left = painted.values[front & (x_mm > 12)].mean()
+    assert left == pytest.approx(painted.values[back & (x_mm > 12)].mean(), abs=0.02)  # ...the same front and back
