@@ -3,7 +3,8 @@
 #
 # - the project with its test extras (pytest, Playwright's Python driver, ruff);
 # - Debian's Chromium for the browser tests (Playwright's own browser download is not used), when missing and
-#   this shell may install system packages; otherwise those tests skip and say why.
+#   this shell may install system packages; otherwise those tests skip and say why;
+# - the viewer's npm packages (viewer/package-lock.json).
 # Threads are limited: two cores are shared by pytest, the app under test and the browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,14 @@ if [ ! -x /usr/bin/chromium ]; then
   else
     echo "Note: /usr/bin/chromium is missing; browser tests will skip (as root: apt-get install -y chromium)." >&2
   fi
+fi
+
+# The viewer's JavaScript tools (the Khronos glTF validator; later three.js and the WebXR emulator), pinned by
+# viewer/package-lock.json.
+if command -v npm >/dev/null; then
+  npm ci --prefix viewer --no-audit --no-fund --loglevel=error
+else
+  echo "Note: npm is missing; the glTF validation test will skip (install Node.js 18+)." >&2
 fi
 
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1

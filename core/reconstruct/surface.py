@@ -60,8 +60,9 @@ def surface(volume: Volume, *, level: float | None = None, step: int = 1) -> Mes
     vertices, faces, _, _ = marching_cubes(data, level=level, spacing=volume.spacing_mm, step_size=step,
                                            allow_degenerate=False)  # fmt: skip
     vertices -= np.array(volume.spacing_mm)  # undo the padding
-    # (z, y, x) → (x, y, z); swapping two axes mirrors the surface, so the winding is reversed to keep normals out.
-    return Mesh(vertices=vertices[:, ::-1].copy(), faces=faces[:, ::-1].copy())
+    # (z, y, x) → (x, y, z). scikit-image orients faces towards lower values (inwards) in its (z, y, x) order;
+    # swapping two axes reverses that, so the faces end up counter-clockwise seen from outside.
+    return Mesh(vertices=vertices[:, ::-1].copy(), faces=faces.copy())
 
 
 def _to_polydata(mesh: Mesh) -> pv.PolyData:

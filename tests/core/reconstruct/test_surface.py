@@ -79,3 +79,10 @@ def test_frontal_values_are_carried_straight_back_along_y():
     front, back = painted.vertices[:, 1] > 12, painted.vertices[:, 1] < 8
     left = painted.values[front & (x_mm > 12)].mean()
     assert left == pytest.approx(painted.values[back & (x_mm > 12)].mean(), abs=0.02)  # ...the same front and back
+
+
+def test_faces_are_wound_outwards(levelset):
+    import trimesh
+
+    mesh = surface(levelset, level=0.0)
+    assert trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).volume > 0
