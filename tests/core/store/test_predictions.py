@@ -72,3 +72,9 @@ def test_an_unusable_database_is_a_clear_error(tmp_path):
     (tmp_path / "folder.db").mkdir()
     with pytest.raises(StoreError, match="cannot be opened"):
         PredictionStore(f"sqlite:///{tmp_path / 'folder.db'}")
+
+
+def test_a_bad_url_never_echoes_its_password():
+    with pytest.raises(StoreError) as error:
+        PredictionStore("nosuchdialect://admin:s3cret@db.example/xray")
+    assert "s3cret" not in str(error.value)
