@@ -16,7 +16,7 @@ from core.suitability import suitability_warnings
 from ui.diagnosis import diagnose_cached, predict_cached
 from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
-from ui.models import default_diagnoser, prediction_store
+from ui.models import active_diagnoser, prediction_store
 from ui.navigation import page_setup
 
 page_setup()
@@ -26,7 +26,7 @@ CARDS_PER_PAGE = 4
 st.title("Diagnose")
 st.warning(RESEARCH_NOTICE, icon=":material/warning:")
 try:
-    diagnoser = default_diagnoser()
+    diagnoser = active_diagnoser()
 except CoreError as error:
     st.error(f"The model cannot be loaded. {error}")
     st.stop()

@@ -13,7 +13,7 @@ from core.reconstruct.surface import MESH_FORMATS, frontal_values, mesh_bytes, s
 from core.reconstruct.volume import display_slice
 from ui.diagnosis import diagnose_cached
 from ui.inputs import pick_xrays
-from ui.models import default_diagnoser
+from ui.models import active_diagnoser
 from ui.navigation import page_setup
 from ui.reconstruction import demo_ct, demo_reconstruction, show_mesh
 
@@ -136,7 +136,7 @@ with surface_tab:
         mesh = sample_values(mesh, result.volume)
     frontal = [u for u, a in zip(uploads, angles, strict=True) if a % 180 == 0] if source != "Demo CT" else []
     if frontal and st.toggle("Colour by the classifier's Grad-CAM heat map (frontal view)", key="recon_heat"):
-        diagnosis = diagnose_cached(default_diagnoser(), frontal[0].xray, method="Grad-CAM", faithfulness=False)
+        diagnosis = diagnose_cached(active_diagnoser(), frontal[0].xray, method="Grad-CAM", faithfulness=False)
         slices, _, side = result.lungs.shape
         heat = resize(diagnosis.cam.heat, size=(slices, side), keep_aspect=False)[::-1]
         mesh, colourmap = frontal_values(mesh, heat, spacing_mm=result.lungs.spacing_mm), "jet"

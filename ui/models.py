@@ -10,6 +10,7 @@ import streamlit as st
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from core.diagnose import Diagnoser
 from core.store.predictions import PredictionStore
+from core.store.registry import ModelRegistry
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,10 +26,24 @@ def default_model_card() -> str | None:
     return card.read_text() if card.is_file() else None
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def default_diagnoser() -> Diagnoser:
-    """The default model with its heat-map machinery, built once per server process and shared by sessions."""
-    return Diagnoser(DEFAULT_MODEL_PATH)
+@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+def _diagnoser(path: str, version: str) -> Diagnoser:
+    return Diagnoser(path)
+
+
+def active_diagnoser() -> Diagnoser:
+    """The active model (the registry's, else the shipped default) with its heat-map machinery: built once per
+    model and server process, shared by sessions; activating another model switches every session to it."""
+    entry = model_registry().active()
+    if entry is None:
+        return _diagnoser(str(DEFAULT_MODEL_PATH), "shipped")
+    return _diagnoser(str(entry.path), entry.version)
+
+
+@st.cache_resource(show_spinner=False)
+def model_registry() -> ModelRegistry:
+    """The model registry (same database as the records)."""
+    return ModelRegistry()
 
 
 @st.cache_resource(show_spinner=False)

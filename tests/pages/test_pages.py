@@ -195,3 +195,22 @@ def test_reconstruct_from_uploads_refuses_views_of_different_sizes():
     app.multiselect(key="recon_samples").set_value(normal[:2]).run()
     assert not app.exception, [e.message for e in app.exception]
     assert "different sizes" in app.error[0].value
+
+
+def test_activating_a_model_switches_what_diagnose_uses(tmp_path):
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model, save_checkpoint
+    from core.store.registry import ModelRegistry
+
+    model, meta = load_model(DEFAULT_MODEL_PATH)
+    other = save_checkpoint(tmp_path / "retrained.pt", model=model, meta={**meta, "epoch": 99})
+    registry = ModelRegistry()
+    entry = registry.register(other, meta)
+    try:
+        registry.activate(entry.version)
+        app = _run("pages/diagnose.py")
+        caption = " ".join(c.value for c in app.caption)
+        assert "retrained.pt" in caption and entry.version in caption
+    finally:
+        registry.deactivate()  # back to the shipped default for the other tests
+    app = _run("pages/diagnose.py")
+    assert "default.pt" in " ".join(c.value for c in app.caption)

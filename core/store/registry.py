@@ -1,0 +1,172 @@
+"""The model registry: every classifier the workstation knows, its figures, and which one the Diagnose page uses.
+
+A model is identified by its **version**, the first 12 hex digits of its checkpoint file's SHA-256, so that two
+copies of the same weights are one model and a retrained file is another. The shipped default model is always
+available; it is the active one until an admin activates another. The registry stores what it needs to compare
+models side by side (recipe, validation and test figures) so that listing them never loads a network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, String, Text, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.store.db import Base, StoreError, session_factory
+
+__all__ = ["ModelRegistry", "RegisteredModel", "file_version"]
+
+
+def file_version(path: str | Path) -> str:
+    """The first 12 hex digits of a file's SHA-256: a model's version."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+class _ModelRow(Base):
+    __tablename__ = "models"
+
+    version: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    path: Mapped[str] = mapped_column(Text)
+    arch: Mapped[str] = mapped_column(String(40))
+    added: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    meta: Mapped[str] = mapped_column(Text)  # JSON: recipe, epoch, validation, test, created...
+    active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """One registry entry.
+
+    Attributes
+    ----------
+    version : str
+    name : str
+    path : Path
+        The checkpoint file.
+    arch : str
+    added : datetime
+        When it joined the registry (UTC).
+    meta : mapping
+        The checkpoint's metadata without its training history: ``recipe``, ``epoch``, ``validation``, ``test``...
+    active : bool
+    """
+
+    version: str
+    name: str
+    path: Path
+    arch: str
+    added: dt.datetime
+    meta: Mapping[str, Any]
+    active: bool
+
+
+def _entry(row: _ModelRow) -> RegisteredModel:
+    added = row.added if row.added.tzinfo else row.added.replace(tzinfo=dt.UTC)
+    return RegisteredModel(version=row.version, name=row.name, path=Path(row.path), arch=row.arch, added=added,
+                           meta=json.loads(row.meta), active=row.active)  # fmt: skip
+
+
+class ModelRegistry:
+    """Register, list, activate and delete models.
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL; :func:`core.store.db.database_url` when omitted.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self._sessions = session_factory(url)
+
+    def register(self, path: str | Path, meta: Mapping[str, Any], *, name: str | None = None) -> RegisteredModel:
+        """Add a checkpoint (its metadata read by the caller, e.g. with ``load_checkpoint``); idempotent.
+
+        Parameters
+        ----------
+        path : str or Path
+            The checkpoint file; it must exist.
+        meta : mapping
+            Its metadata (``arch`` at least); the training history is left out of the registry.
+        name : str, optional
+            Shown in lists; the file's stem by default.
+        """
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise StoreError(f"No model file at '{path}' to register.")
+        version = file_version(path)
+        kept = {key: value for key, value in meta.items() if key != "history"}
+        row = _ModelRow(version=version, name=(name or path.stem)[:120], path=str(path), arch=str(meta["arch"]),
+                        added=dt.datetime.now(dt.UTC), meta=json.dumps(kept, default=str), active=False)  # fmt: skip
+        try:
+            with self._sessions.begin() as session:
+                existing = session.get(_ModelRow, version)
+                if existing is not None:
+                    return _entry(existing)
+                session.add(row)
+                session.flush()
+                return _entry(row)
+        except IntegrityError:  # registered concurrently by another process
+            return self.get(version)
+        except SQLAlchemyError as error:
+            raise StoreError(f"The model '{path.name}' could not be registered ({error}).") from error
+
+    def get(self, version: str) -> RegisteredModel:
+        """The model of that version."""
+        with self._sessions() as session:
+            row = session.get(_ModelRow, version)
+            if row is None:
+                raise StoreError(f"No model of version '{version}' in the registry.")
+            return _entry(row)
+
+    def models(self) -> list[RegisteredModel]:
+        """Every registered model, newest first."""
+        with self._sessions() as session:
+            return [_entry(r) for r in session.scalars(select(_ModelRow).order_by(_ModelRow.added.desc()))]
+
+    def active(self) -> RegisteredModel | None:
+        """The model the Diagnose page uses, or ``None`` (then: the shipped default)."""
+        with self._sessions() as session:
+            row = session.scalar(select(_ModelRow).where(_ModelRow.active))
+            return None if row is None else _entry(row)
+
+    def activate(self, version: str) -> RegisteredModel:
+        """Make ``version`` the active model (and no other); its file must still exist."""
+        with self._sessions.begin() as session:
+            row = session.get(_ModelRow, version)
+            if row is None:
+                raise StoreError(f"No model of version '{version}' in the registry.")
+            if not Path(row.path).is_file():
+                raise StoreError(f"The file of model '{row.name}' is gone ({row.path}); it cannot be activated.")
+            session.execute(update(_ModelRow).where(_ModelRow.version != version).values(active=False))
+            row.active = True
+            return _entry(row)
+
+    def deactivate(self) -> None:
+        """Return to the shipped default model (no registered model active)."""
+        with self._sessions.begin() as session:
+            session.execute(update(_ModelRow).values(active=False))
+
+    def delete(self, version: str) -> RegisteredModel:
+        """Remove a model that is not active from the registry (its file is left to the caller)."""
+        with self._sessions.begin() as session:
+            row = session.get(_ModelRow, version)
+            if row is None:
+                raise StoreError(f"No model of version '{version}' in the registry.")
+            if row.active:
+                raise StoreError(f"'{row.name}' is the active model: activate another one before deleting it.")
+            entry = _entry(row)
+            session.delete(row)
+            return entry
