@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from core.errors import CoreError
+from core.errors import CoreError, InputError
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -118,6 +118,18 @@ def _reconstruct_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from core.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("Admin password: ")
+    if not args.stdin and getpass.getpass("Again: ") != password:
+        raise InputError("The two passwords differ.")
+    print(hash_password(password))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from core.classify.checkpoint import DEFAULT_MODEL_PATH
     from core.classify.models import ARCHITECTURES
@@ -173,6 +185,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--views", type=int, nargs="+", default=[2, 4, 8, 30, 90], help="view counts")
     bench.add_argument("--json", action="store_true", help="print one JSON list")
     bench.set_defaults(run=_reconstruct_bench)
+
+    hashing = commands.add_parser("hash-password", help="print the hash of an admin password (for the environment)")
+    hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    hashing.set_defaults(run=_hash_password)
     return parser
 
 
