@@ -30,3 +30,13 @@ def test_failures_make_the_next_attempt_wait_longer_until_a_success():
     assert delay.check("client", "correct horse", stored, sleep=slept.append)
     assert delay.wait_s("client") == 0.0
     assert not delay.check("client", "correct horse", None, sleep=slept.append)  # no admin configured: locked
+
+
+def test_the_command_line_prints_a_hash_of_the_password_given(monkeypatch, capsys):
+    import io
+
+    from core.__main__ import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    assert main(["hash-password", "--stdin"]) == 0
+    assert verify_password("correct horse", capsys.readouterr().out.strip())
