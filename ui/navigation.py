@@ -22,6 +22,8 @@ PAGES = {
     "pages/classifier.py": {"title": "Classifier", "icon": ":material/model_training:"},
     "pages/history.py": {"title": "History", "icon": ":material/history:"},
     "pages/reconstruct.py": {"title": "Reconstruct 3D", "icon": ":material/view_in_ar:"},
+    "pages/train.py": {"title": "Train (admin)", "icon": ":material/play_circle:"},
+    "pages/models.py": {"title": "Models (admin)", "icon": ":material/inventory_2:"},
 }
 _routing = threading.local()  # each session's script runs in its own thread
 

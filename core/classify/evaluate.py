@@ -14,7 +14,7 @@ from torch import nn
 from core.classify.calibration import sigmoid
 from core.classify.checkpoint import load_model
 from core.classify.data import SPLITS, count_labels, load_images, scan_dataset
-from core.classify.metrics import binary_metrics, bootstrap_interval, expected_calibration_error
+from core.classify.metrics import binary_metrics, bootstrap_interval, expected_calibration_error, roc_points
 from core.classify.transforms import model_input
 from core.errors import InputError
 
@@ -51,12 +51,15 @@ def evaluate_arrays(
 ) -> dict[str, Any]:
     """All reported figures of a model's logits on labelled images.
 
-    Those of :func:`~core.classify.metrics.binary_metrics`, plus ``ece`` (after temperature scaling) and, with
-    ``bootstrap``, ``ci95``: 95 % percentile intervals of accuracy and AUC.
+    Those of :func:`~core.classify.metrics.binary_metrics`, plus ``ece`` (after temperature scaling), ``roc`` (the
+    ROC curve's points, when both classes are present) and, with ``bootstrap``, ``ci95``: 95 % percentile intervals
+    of accuracy and AUC.
     """
     probabilities = sigmoid(np.asarray(logits) / temperature)
     figures = binary_metrics(labels, probabilities, threshold=threshold)
     figures["ece"] = expected_calibration_error(labels, probabilities)
+    if 0 < int(np.sum(labels)) < len(labels):
+        figures["roc"] = roc_points(labels, probabilities)
     if bootstrap:
         figures["ci95"] = bootstrap_interval(labels, probabilities, threshold=threshold)
     return figures

@@ -214,3 +214,70 @@ def test_activating_a_model_switches_what_diagnose_uses(tmp_path):
         registry.deactivate()  # back to the shipped default for the other tests
     app = _run("pages/diagnose.py")
     assert "default.pt" in " ".join(c.value for c in app.caption)
+
+
+ADMIN_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def admin_hash(monkeypatch):
+    from core.auth import hash_password
+
+    stored = hash_password(ADMIN_PASSWORD)
+    monkeypatch.setenv("XRAY_ADMIN_PASSWORD_HASH", stored)
+    return stored
+
+
+def _sign_in(app: AppTest, password: str) -> AppTest:
+    app.text_input(key="admin_password").set_value(password)
+    app.button[[b.label for b in app.button].index("Sign in")].click().run()
+    return app
+
+
+@pytest.mark.parametrize("page", ["pages/train.py", "pages/models.py"])
+def test_admin_pages_stay_locked_without_a_configured_password(page, monkeypatch):
+    monkeypatch.delenv("XRAY_ADMIN_PASSWORD_HASH", raising=False)
+    app = _run(page)  # opened by its URL, as anyone could
+    assert "Admin pages are locked" in app.error[0].value
+    assert not app.get("form") and not app.dataframe
+
+
+@pytest.mark.parametrize("page", ["pages/train.py", "pages/models.py"])
+def test_admin_pages_need_the_right_password(page, admin_hash):
+    app = _run(page)
+    assert [s.value for s in app.subheader] == ["Admin sign-in"] and not app.dataframe
+    _sign_in(app, "wrong password")
+    assert not app.exception and "Wrong password" in app.error[0].value and not app.dataframe
+    _sign_in(app, ADMIN_PASSWORD)
+    assert not app.exception, [e.message for e in app.exception]
+    assert "Admin sign-in" not in [s.value for s in app.subheader]
+    assert any(b.label == "Sign out (admin)" for b in app.button)
+
+
+def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash, shared_data):
+    import time
+
+    from core.jobs import JobRunner
+    from core.store.registry import ModelRegistry
+
+    app = _sign_in(_run("pages/train.py"), ADMIN_PASSWORD)
+    app.text_input(key="train_data").set_value(str(shared_data / "chest_xray")).run()
+    counts = app.dataframe[0].value.set_index("split")
+    assert counts.loc["train", "NORMAL"] == 1341 and counts.loc["test", "PNEUMONIA"] == 390
+    app.number_input(key="train_epochs").set_value(1)
+    app.select_slider(key="train_size").set_value(64)
+    app.number_input(key="train_limit").set_value(16)
+    app.button[[b.label for b in app.button].index("Start training")].click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert "started" in app.success[0].value
+    runner = JobRunner()
+    job = runner.jobs()[0]
+    deadline = time.monotonic() + 240
+    while runner.get(job.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(1)
+    job = runner.get(job.id)
+    assert job.status == "succeeded", job.log_tail()
+    entry = ModelRegistry().get(job.model_version)
+    assert entry.meta["recipe"]["input_size"] == 64 and "accuracy" in entry.meta["test"]
+    models = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    assert job.model_version in list(models.dataframe[0].value["Version"])
