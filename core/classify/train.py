@@ -36,6 +36,7 @@ from torch import nn
 from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
 from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
 from core.classify.data import LABELS, ImageRecord, count_labels, load_images, scan_dataset, split_by_patient
+from core.classify.distributed import World, all_sum, barrier, process_group, shard, world_from_environment
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import ARCHITECTURES, build_model
@@ -225,13 +226,17 @@ def _train_epoch(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
     device: torch.device,
+    world: World,
 ) -> tuple[float, float]:
     model.train()
     weights = _sample_weights(labels) if config.balance == "loss" else torch.ones(labels.numel())
-    order = _epoch_order(labels, config.balance, generator)
+    order = shard(_epoch_order(labels, config.balance, generator), world)  # the same order on every process
+    if world.size > 1:  # each process draws its own augmentation from here on
+        generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)) + world.rank)
+    batch_size = _batch_per_process(config, world)
     total_loss, total_correct, seen = 0.0, 0, 0
-    for start in range(0, order.numel(), config.batch_size):
-        index = order[start : start + config.batch_size]
+    for start in range(0, order.numel(), batch_size):
+        index = order[start : start + batch_size]
         if index.numel() < 2:  # batch normalisation needs two images
             continue
         batch = images[index].unsqueeze(1).float().div_(255.0)
@@ -249,7 +254,13 @@ def _train_epoch(
         total_loss += float(loss.detach()) * index.numel()
         total_correct += int(((logits >= 0) == (target >= 0.5)).sum())
         seen += index.numel()
+    total_loss, total_correct, seen = all_sum([total_loss, total_correct, seen], world)
     return total_loss / seen, total_correct / seen
+
+
+def _batch_per_process(config: TrainConfig, world: World) -> int:
+    """The configured batch is the global one: each of ``world.size`` processes takes its share."""
+    return max(2, config.batch_size // world.size)
 
 
 def _validation_loss(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -322,10 +333,12 @@ def finalize(
 # The run
 
 
-def _device(config: TrainConfig) -> torch.device:
+def _device(config: TrainConfig, world: World) -> torch.device:
     if config.device:
         return torch.device(config.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", world.local_rank if world.size > 1 else 0)
+    return torch.device("cpu")
 
 
 def _hardware(device: torch.device) -> str:
@@ -370,9 +383,23 @@ def train(
     Path
         ``model.pt`` in ``config.out``.
     """
+    world = world_from_environment()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = _device(config)
+    device = _device(config, world)
+    with process_group(world, device):
+        return _train(config, world=world, device=device, log=log if world.is_main else lambda message: None,
+                      on_epoch=on_epoch)  # fmt: skip
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    world: World,
+    device: torch.device,
+    log: Callable[[str], None],
+    on_epoch: Callable[[dict[str, Any]], None],
+) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(config.data)
@@ -391,7 +418,9 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config.arch, pretrained=config.pretrained).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps = sum(1 for s in range(0, len(splits.train), config.batch_size) if len(splits.train) - s >= 2)
+    per_process = len(splits.train) // world.size
+    batch = _batch_per_process(config, world)
+    steps = sum(1 for s in range(0, per_process, batch) if per_process - s >= 2)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps, pct_start=0.15
     )
@@ -427,14 +456,21 @@ def train(
         meta["created"] = resumed["meta"]["created"]
         first_epoch = len(history) + 1
         log(f"resuming after epoch {first_epoch - 1} of {config.epochs}")
+    net = model
+    if world.size > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        log(f"distributed: {world.size} processes ({'NCCL' if device.type == 'cuda' else 'gloo'})")
 
     for epoch in range(first_epoch, config.epochs + 1):
         tick = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         train_loss, train_accuracy = _train_epoch(
-            model, train_images, train_labels, config=config, optimizer=optimizer, scheduler=scheduler,
-            generator=generator, device=device,
+            net, train_images, train_labels, config=config, optimizer=optimizer, scheduler=scheduler,
+            generator=generator, device=device, world=world,
         )  # fmt: skip
+        if not world.is_main:  # process 0 validates, saves and logs
+            barrier(world)
+            continue
         model.eval()
         val_logits = predict_logits(model, val_images)
         seconds = time.perf_counter() - tick
@@ -452,8 +488,9 @@ def train(
             "images_per_second": len(splits.train) / seconds,
         }
         history.append(record)
+        hardware = _hardware(device) if world.size == 1 else f"{world.size} processes × {_hardware(device)}"
         epoch_meta = {**meta, "epoch": epoch, "history": history, "training_seconds": elapsed,
-                      "hardware": _hardware(device)}  # fmt: skip
+                      "hardware": hardware}  # fmt: skip
         if record["val_loss"] < best_loss:
             best_loss = record["val_loss"]
             save_checkpoint(out / "best.pt", model=model, meta=epoch_meta)
@@ -475,7 +512,10 @@ def train(
             f"{seconds:.0f} s, {record['images_per_second']:.0f} img/s"
         )
         on_epoch(record)
+        barrier(world)
 
+    if not world.is_main:
+        return out / "model.pt"
     log("calibrating on validation, then reporting on test")
     validation = (val_images, val_labels)
     test = load_images(splits.test, prepare=prepare) if splits.test else None
