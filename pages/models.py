@@ -48,6 +48,7 @@ table = pd.DataFrame(
             "Augmentation": {True: "standard", False: "none"}.get(
                 m["meta"].get("recipe", {}).get("augment"), m["meta"].get("recipe", {}).get("augment")
             ),
+            "Test n": figure(m["meta"], "test", "n"),
             "Test accuracy": figure(m["meta"], "test", "accuracy"),
             "Sensitivity": figure(m["meta"], "test", "sensitivity"),
             "Specificity": figure(m["meta"], "test", "specificity"),
@@ -62,7 +63,10 @@ st.dataframe(table, hide_index=True, key="models_table",
              column_config={"Test accuracy": percent, "Sensitivity": percent, "Specificity": percent,
                             "AUC": st.column_config.NumberColumn(format="%.3f"),
                             "Validation AUC": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
-st.caption("Figures on each model's held-out test split; models were chosen and calibrated on validation only.")
+st.caption(
+    "Figures on each model's held-out test split (n images; trial runs on a subset are tested on a subset too); models "
+    "were chosen and calibrated on validation only."
+)
 
 left, right = st.columns(2)
 roc = go.Figure()

@@ -19,6 +19,7 @@ from tests.conftest import REPO_ROOT, skip_unless_ci
 CHROMIUM = os.environ.get("XRAY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("XRAY_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 STARTUP_TIMEOUT_S = 90
+ADMIN_PASSWORD = "browser test password"  # the app under test accepts this one (its hash is in its environment)
 
 
 def _free_port() -> int:
@@ -31,7 +32,10 @@ def _free_port() -> int:
 def app_url() -> Iterator[str]:
     """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
     port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    from core.auth import hash_password
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+           "XRAY_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD)}  # fmt: skip
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / "streamlit.log").open("w")
     server = subprocess.Popen(

@@ -1,0 +1,45 @@
+"""Admin pages in a real browser: sign in, start a short training, watch its curves, find it in the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import ADMIN_PASSWORD, ARTIFACTS
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 240_000
+
+
+def test_sign_in_train_and_see_the_model_in_the_registry(app_url, page, shared_data):
+    page.set_viewport_size({"width": 1400, "height": 1900})
+    page.goto(f"{app_url}/train")
+    page.get_by_text("Admin sign-in").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("Start training").count() == 0  # nothing before signing in
+    page.get_by_label("Admin password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Wrong password").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)
+
+    data = page.get_by_label("Data folder (train/ and test/, each with NORMAL/ and PNEUMONIA/)")
+    data.fill(str(shared_data / "chest_xray"))
+    data.press("Enter")
+    page.get_by_text("PNEUMONIA share").wait_for(state="attached", timeout=TIMEOUT_MS)  # a canvas grid
+    page.get_by_role("spinbutton", name="Epochs").fill("3")
+    page.get_by_role("spinbutton", name="At most this many training").fill("16")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("started").wait_for(timeout=TIMEOUT_MS)
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=TIMEOUT_MS)  # live curves
+    page.get_by_text("succeeded", exact=False).first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "train_page.png"), full_page=True)
+
+    page.get_by_role("link", name="Models (admin)").click()
+    page.get_by_text("ROC on the test split").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("xraynet", exact=False).first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    assert page.get_by_text("Shipped default").count() >= 1
+    assert page.get_by_text("job", exact=False).count() >= 1  # the new model's row
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "models_page.png"), full_page=True)
