@@ -53,6 +53,12 @@ st.markdown(
 st.page_link("pages/reconstruct.py", label="Reconstruct in 3D", icon=":material/view_in_ar:")
 st.markdown(
     """
+- **Train** and **Models** (admins, after signing in) — retrain the classifier in the background with live curves,
+  compare every model's test figures and ROC curves, and choose the one the Diagnose page uses.
+"""
+)
+st.markdown(
+    """
 **How to start:** open the lab, upload an X-ray or keep the sample that is already selected, then switch steps
 on in the sidebar. Every control updates the result at once.
 
