@@ -35,8 +35,11 @@ def _train(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
     )
+    from core.classify.distributed import world_from_environment
+
     model = train(config, log=lambda line: print(line, flush=True))
-    print(model)
+    if world_from_environment().is_main:  # under torchrun, one line, not one per process
+        print(model)
     return 0
 
 
