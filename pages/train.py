@@ -59,7 +59,8 @@ with st.form("train_settings"):
 if start:
     settings = dict(data=data, arch=arch, epochs=int(epochs), learning_rate=float(learning_rate),
                     batch_size=int(batch_size), input_size=int(input_size), augment=augment, balance=balance,
-                    seed=int(seed), per_class_limit=int(limit) or None, threads=1)  # fmt: skip
+                    seed=int(seed), per_class_limit=int(limit) or None,
+                    threads=max(1, (os.cpu_count() or 2) - 1))  # leave a core to the app  # fmt: skip
     try:
         TrainConfig(out="", **settings)  # validates every setting before anything starts
         job = runner.start(settings)
