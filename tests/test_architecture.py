@@ -32,7 +32,8 @@ def _run(code: str) -> subprocess.CompletedProcess:
 # The modules that work with networks; every other module (I/O, filters, the lab) must import without torch, so
 # that the pages that do not classify start fast.
 TORCH_MODULES = {
-    f"core.classify.{name}" for name in ("card", "checkpoint", "evaluate", "models", "predict", "train", "transforms")
+    f"core.classify.{name}"
+    for name in ("card", "checkpoint", "distributed", "evaluate", "models", "predict", "train", "transforms")
 } | {"core.diagnose", "core.explain"}
 
 
