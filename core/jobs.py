@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, data_home, session_factory
+from core.store.db import Base, StoreError, as_utc, data_home, session_factory
 
 __all__ = ["Job", "JobRunner", "Progress"]
 
@@ -131,13 +131,9 @@ class Job:
             return ""
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None or moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _job(row: _JobRow) -> Job:
     return Job(id=row.id, status=row.status, config=json.loads(row.config), out=Path(row.out), pid=row.pid,
-               created=_utc(row.created), finished=_utc(row.finished), message=row.message or "",
+               created=as_utc(row.created), finished=row.finished and as_utc(row.finished), message=row.message or "",
                model_version=row.model_version)  # fmt: skip
 
 

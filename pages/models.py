@@ -10,7 +10,7 @@ from core.classify.card import render_model_card
 from core.classify.checkpoint import DEFAULT_MODEL_PATH
 from core.classify.data import LABELS
 from core.errors import CoreError
-from core.store.registry import file_version
+from core.store.files import file_version
 from ui.auth import require_admin
 from ui.models import default_model_meta, model_registry
 from ui.navigation import page_setup

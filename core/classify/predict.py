@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from core.classify.calibration import sigmoid
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model
 from core.classify.data import LABELS
 from core.classify.transforms import model_input
+from core.store.files import file_version
 from core.types import Prediction, XRay
 
 __all__ = ["Classifier"]
@@ -32,7 +32,7 @@ class Classifier:
         self.path = Path(path)
         self.model, self.meta = load_model(self.path)
         #: The first 12 hex digits of the checkpoint file's SHA-256: which weights decided, whatever the file name.
-        self.version: str = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+        self.version: str = file_version(self.path)
         self.input_size: int = self.meta["input_size"]
         self.temperature: float = self.meta["temperature"]
         self.threshold: float = self.meta["threshold"]

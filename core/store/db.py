@@ -12,6 +12,7 @@ line can write at once; every write is a transaction, so a crash leaves either t
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.errors import CoreError
 
-__all__ = ["Base", "StoreError", "data_home", "database_url", "session_factory"]
+__all__ = ["Base", "StoreError", "as_utc", "data_home", "database_url", "session_factory"]
 
 
 class StoreError(CoreError):
@@ -31,6 +32,11 @@ class StoreError(CoreError):
 
 class Base(DeclarativeBase):
     """Base class of every table."""
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A time in UTC: naive ones (SQLite hands timezone-aware columns back naive) are taken as UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def data_home() -> Path:

@@ -3,13 +3,14 @@ to disk, then rename it over the target (atomic on POSIX and Windows)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["write_atomic"]
+__all__ = ["file_version", "write_atomic"]
 
 
 def write_atomic(path: str | Path, content: bytes | Callable[[BinaryIO], object], *, mode: int = 0o644) -> Path:
@@ -45,3 +46,12 @@ def write_atomic(path: str | Path, content: bytes | Callable[[BinaryIO], object]
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def file_version(path: str | Path) -> str:
+    """The first 12 hex digits of a file's SHA-256: a model's version, whatever the file is called."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]

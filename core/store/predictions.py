@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text, sele
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, session_factory
+from core.store.db import Base, StoreError, as_utc, session_factory
 from core.types import Prediction
 
 __all__ = ["PredictionStore", "StoredPrediction"]
@@ -148,9 +148,9 @@ class PredictionStore:
         if name_contains:
             statement = statement.where(_PredictionRow.file_name.icontains(name_contains, autoescape=True))
         if since is not None:
-            statement = statement.where(_PredictionRow.created >= _utc(since))
+            statement = statement.where(_PredictionRow.created >= as_utc(since))
         if until is not None:
-            statement = statement.where(_PredictionRow.created < _utc(until))
+            statement = statement.where(_PredictionRow.created < as_utc(until))
         statement = statement.order_by(_PredictionRow.created.desc(), _PredictionRow.id.desc()).limit(limit)
         try:
             with self._sessions() as session:
@@ -170,14 +170,10 @@ class PredictionStore:
             return {version: model for version, model in session.execute(statement)}
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
     return StoredPrediction(
         id=row.id,
-        created=_utc(row.created),  # SQLite hands timezone-aware columns back naive
+        created=as_utc(row.created),
         file_name=row.file_name,
         sha256=row.sha256,
         label=row.label,

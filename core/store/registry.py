@@ -9,7 +9,6 @@ models side by side (recipe, validation and test figures) so that listing them n
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,18 +19,10 @@ from sqlalchemy import Boolean, DateTime, String, Text, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, session_factory
+from core.store.db import Base, StoreError, as_utc, session_factory
+from core.store.files import file_version
 
-__all__ = ["ModelRegistry", "RegisteredModel", "file_version"]
-
-
-def file_version(path: str | Path) -> str:
-    """The first 12 hex digits of a file's SHA-256: a model's version."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+__all__ = ["ModelRegistry", "RegisteredModel"]
 
 
 class _ModelRow(Base):
@@ -74,8 +65,8 @@ class RegisteredModel:
 
 
 def _entry(row: _ModelRow) -> RegisteredModel:
-    added = row.added if row.added.tzinfo else row.added.replace(tzinfo=dt.UTC)
-    return RegisteredModel(version=row.version, name=row.name, path=Path(row.path), arch=row.arch, added=added,
+    return RegisteredModel(version=row.version, name=row.name, path=Path(row.path), arch=row.arch,
+                           added=as_utc(row.added),
                            meta=json.loads(row.meta), active=row.active)  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, selec
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.errors import InputError
-from core.store.db import Base, StoreError, data_home, session_factory
+from core.store.db import Base, StoreError, as_utc, data_home, session_factory
 from core.store.files import write_atomic
 
 __all__ = ["MAX_ANNOTATIONS", "MAX_LABEL_CHARS", "Annotation", "Scene", "SceneNotFound", "SceneStore"]
@@ -73,10 +73,6 @@ class Annotation:
     created: dt.datetime
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 class SceneStore:
     """Create scenes and keep their annotations.
 
@@ -110,7 +106,7 @@ class SceneStore:
             row = session.get(_SceneRow, str(scene_id)[:32])
             if row is None or not Path(row.glb).is_file():
                 raise SceneNotFound(f"No scene '{scene_id}'.")
-            return Scene(id=row.id, title=row.title, created=_utc(row.created), path=Path(row.glb))
+            return Scene(id=row.id, title=row.title, created=as_utc(row.created), path=Path(row.glb))
 
     def annotations(self, scene_id: str) -> list[Annotation]:
         """A scene's pins, oldest first."""
@@ -118,7 +114,7 @@ class SceneStore:
         statement = select(_AnnotationRow).where(_AnnotationRow.scene_id == scene_id).order_by(_AnnotationRow.id)
         with self._sessions() as session:
             return [Annotation(id=r.id, scene_id=r.scene_id, position=(r.x, r.y, r.z), label=r.label,
-                               created=_utc(r.created)) for r in session.scalars(statement)]  # fmt: skip
+                               created=as_utc(r.created)) for r in session.scalars(statement)]  # fmt: skip
 
     def annotate(self, scene_id: str, position: tuple[float, float, float], label: str) -> Annotation:
         """Add a pin; the label is stripped, 1-200 characters, kept as plain text."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.store.db import StoreError
-from core.store.registry import ModelRegistry, file_version
+from core.store.files import file_version
+from core.store.registry import ModelRegistry
 
 
 @pytest.fixture
