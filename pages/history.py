@@ -41,8 +41,12 @@ if isinstance(dates, tuple | list) and len(dates) == 2:
     since = dt.datetime.combine(dates[0], dt.time(), tzinfo=dt.UTC)
     until = dt.datetime.combine(dates[1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
-records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
-                      until=until)  # fmt: skip
+try:
+    records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
+                          until=until)  # fmt: skip
+except CoreError as error:
+    st.error(f"The records cannot be read. {error}")
+    st.stop()
 if not records:
     st.info("No prediction matches these filters." if models else "No prediction has been recorded yet.")
     st.stop()

@@ -7,12 +7,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.classify.card import render_model_card
-from core.classify.checkpoint import DEFAULT_MODEL_PATH
 from core.classify.data import LABELS
 from core.errors import CoreError
-from core.store.files import file_version
 from ui.auth import require_admin
-from ui.models import default_model_meta, model_registry
+from ui.models import default_model_meta, default_model_version, model_registry
 from ui.navigation import page_setup
 
 page_setup()
@@ -22,7 +20,7 @@ registry = model_registry()
 try:
     registered = registry.models()
     active = registry.active()
-    shipped = {"version": file_version(DEFAULT_MODEL_PATH), "name": "Shipped default", "meta": default_model_meta(),
+    shipped = {"version": default_model_version(), "name": "Shipped default", "meta": default_model_meta(),
                "active": active is None, "registered": False}  # fmt: skip
 except CoreError as error:
     st.error(str(error))

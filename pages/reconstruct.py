@@ -6,16 +6,15 @@ import numpy as np
 import streamlit as st
 
 from core.errors import CoreError
-from core.preprocess import resize
-from core.reconstruct.modes import MODES, reconstruct_radiographs
+from core.reconstruct.modes import MODES, paint_frontal
 from core.reconstruct.projection import radiograph
-from core.reconstruct.surface import MESH_FORMATS, frontal_values, mesh_bytes, sample_values
+from core.reconstruct.surface import MESH_FORMATS, mesh_bytes, sample_values
 from core.reconstruct.volume import display_slice
 from ui.diagnosis import diagnose_cached
 from ui.inputs import pick_xrays
 from ui.models import active_diagnoser
 from ui.navigation import page_setup
-from ui.reconstruction import demo_ct, demo_reconstruction, show_mesh
+from ui.reconstruction import demo_ct, demo_reconstruction, radiograph_reconstruction, show_mesh
 
 page_setup()
 
@@ -108,10 +107,9 @@ else:
     )
     elliptic = mode == "visual-hull" and st.sidebar.toggle("Elliptic cross-sections", key="recon_up_elliptic")
     try:
-        with st.spinner("Segmenting the lungs and carving…"):
-            result = reconstruct_radiographs(
-                [u.xray.pixels for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic
-            )
+        result = radiograph_reconstruction(
+            [u.xray for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic
+        )
     except CoreError as error:
         st.error(str(error))
         st.stop()
@@ -136,14 +134,17 @@ with surface_tab:
         mesh = sample_values(mesh, result.volume)
     frontal = [u for u, a in zip(uploads, angles, strict=True) if a % 180 == 0] if source != "Demo CT" else []
     if frontal and st.toggle("Colour by the classifier's Grad-CAM heat map (frontal view)", key="recon_heat"):
-        diagnosis = diagnose_cached(active_diagnoser(), frontal[0].xray, method="Grad-CAM", faithfulness=False)
-        slices, _, side = result.lungs.shape
-        heat = resize(diagnosis.cam.heat, size=(slices, side), keep_aspect=False)[::-1]
-        mesh, colourmap = frontal_values(mesh, heat, spacing_mm=result.lungs.spacing_mm), "jet"
-        st.caption(
-            f"{diagnosis.prediction.label} (P = {diagnosis.prediction.probabilities[diagnosis.prediction.label]:.2f}); "
-            f"evidence for it from blue (none) to red (strongest), carried straight back through the lungs."
-        )
+        try:
+            diagnosis = diagnose_cached(active_diagnoser(), frontal[0].xray, method="Grad-CAM", faithfulness=False)
+        except CoreError as error:
+            st.warning(f"No heat map: {error}")
+        else:
+            mesh, colourmap = paint_frontal(result, diagnosis.cam.heat), "jet"
+            label = diagnosis.prediction.label
+            st.caption(
+                f"{label} (P = {diagnosis.prediction.probabilities[label]:.2f}); evidence for it from blue (none) to "
+                "red (strongest), carried straight back through the lungs."
+            )
     show_mesh(mesh, key=f"mesh_{mode}", colourmap=colourmap)
     st.caption(
         "Drag to rotate, scroll to zoom. Seen from the front, patient's right on your left."

@@ -20,7 +20,11 @@ from ui.navigation import page_setup
 page_setup()
 st.title("Train a classifier")
 require_admin()
-runner = job_runner()
+try:
+    runner = job_runner()
+except CoreError as error:
+    st.error(f"The job database cannot be opened. {error}")
+    st.stop()
 defaults = TrainConfig(data="", out="")
 
 # ---- Data ---------------------------------------------------------------------------------------------------------
@@ -72,7 +76,11 @@ if start:
 # ---- Jobs ---------------------------------------------------------------------------------------------------------
 @st.fragment(run_every=3)
 def show_jobs() -> None:
-    jobs = runner.jobs()
+    try:
+        jobs = runner.jobs()
+    except CoreError as error:
+        st.error(f"The training jobs cannot be read. {error}")
+        return
     if not jobs:
         st.info("No training job yet.")
         return
@@ -85,7 +93,10 @@ def show_jobs() -> None:
         (st.error if job.status == "failed" else st.info)(job.message)
     buttons = st.columns(4)
     if job.status == "running" and buttons[0].button("Cancel", key=f"cancel_{job.id}"):
-        runner.cancel(job.id)
+        try:
+            runner.cancel(job.id)
+        except CoreError as error:  # it finished meanwhile
+            st.info(str(error))
         st.rerun()
     if job.status in ("interrupted", "cancelled", "failed") and buttons[0].button("Resume", key=f"resume_{job.id}"):
         try:

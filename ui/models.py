@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from core.diagnose import Diagnoser
+from core.store.files import file_version
 from core.store.predictions import PredictionStore
 from core.store.registry import ModelRegistry
 
@@ -17,6 +18,12 @@ from core.store.registry import ModelRegistry
 def default_model_meta() -> dict[str, Any]:
     """The default model's metadata (raises :class:`~core.errors.ModelError` when the file is missing or bad)."""
     return load_checkpoint(DEFAULT_MODEL_PATH)["meta"]
+
+
+@st.cache_resource(show_spinner=False)
+def default_model_version() -> str:
+    """The shipped model's version (its file's SHA-256, first 12 hex digits)."""
+    return file_version(DEFAULT_MODEL_PATH)
 
 
 @st.cache_resource(show_spinner=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo
+from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
 from core.reconstruct.surface import plotter
-from core.types import Mesh, Volume
+from core.types import Mesh, Volume, XRay
 
 
 @st.cache_resource(show_spinner="Loading the demo CT…")
@@ -21,6 +21,28 @@ def demo_reconstruction(mode: str, views: int, method: str, exact: bool, ellipti
     mu, truth = demo_ct()
     return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
                             elliptic=elliptic)  # fmt: skip
+
+
+@st.cache_resource(max_entries=8, show_spinner="Segmenting the lungs and carving…")
+def _radiograph_reconstruction(
+    _xrays: tuple[XRay, ...],
+    hashes: tuple[str, ...],
+    angles: tuple[float, ...],
+    mode: str,
+    field: float,
+    elliptic: bool,
+) -> Reconstruction:
+    return reconstruct_radiographs([x.pixels for x in _xrays], list(angles), mode=mode, field_of_view_mm=field,
+                                   elliptic=elliptic)  # fmt: skip
+
+
+def radiograph_reconstruction(
+    xrays: list[XRay], angles: list[float], *, mode: str, field_of_view_mm: float, elliptic: bool
+) -> Reconstruction:
+    """:func:`core.reconstruct.modes.reconstruct_radiographs`, once per set of images and settings (moving a slice
+    slider does not carve again)."""
+    return _radiograph_reconstruction(tuple(xrays), tuple(x.sha256 for x in xrays), tuple(angles), mode,
+                                      field_of_view_mm, elliptic)  # fmt: skip
 
 
 def show_mesh(mesh: Mesh, *, key: str, colourmap: str = "bone") -> None:

@@ -22,12 +22,20 @@ from core.reconstruct.metrics import dice, iou
 from core.reconstruct.projection import Projections, parallel_beam
 from core.reconstruct.segment import lungs_in_radiograph, lungs_in_volume
 from core.reconstruct.single_view import inflate_frontal_mask
-from core.reconstruct.surface import decimate, smooth, surface
+from core.reconstruct.surface import decimate, frontal_values, smooth, surface
 from core.reconstruct.tomography import fbp, sart
 from core.reconstruct.volume import attenuation
 from core.types import Mesh, Volume
 
-__all__ = ["DEMO_CT_DIR", "MODES", "Reconstruction", "load_demo_ct", "reconstruct_demo", "reconstruct_radiographs"]
+__all__ = [
+    "DEMO_CT_DIR",
+    "MODES",
+    "Reconstruction",
+    "load_demo_ct",
+    "paint_frontal",
+    "reconstruct_demo",
+    "reconstruct_radiographs",
+]
 
 DEMO_CT_DIR = Path(__file__).resolve().parents[1] / "data" / "ct"
 MODES = {
@@ -223,3 +231,21 @@ def reconstruct_radiographs(
         raise InputError("The views' lung fields do not overlap in 3D: check the angles and that the views match.")
     return Reconstruction(mode=mode, views=views, lungs=lungs, mesh=_mesh(lungs, max_triangles),
                           figures={"seconds": seconds}, approximate=mode == "single-view")  # fmt: skip
+
+
+def paint_frontal(result: Reconstruction, image: np.ndarray) -> Mesh:
+    """The lung surface coloured by an image of the frontal view it was built from (e.g. its Grad-CAM heat map).
+
+    Parameters
+    ----------
+    result : Reconstruction
+        From :func:`reconstruct_radiographs` (its grid follows the views' rows and columns).
+    image : ndarray, shape (H, W)
+        Values in ``[0, 1]`` over the whole frontal radiograph, superior up, at any resolution (a heat map on the
+        classifier's square input is stretched back, as the input was stretched).
+    """
+    from core.preprocess import resize
+
+    slices, _, side = result.lungs.shape
+    on_grid = resize(np.asarray(image, dtype=np.float32), size=(slices, side), keep_aspect=False)[::-1]
+    return frontal_values(result.mesh, on_grid, spacing_mm=result.lungs.spacing_mm)
