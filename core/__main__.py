@@ -1,4 +1,5 @@
-"""Command line: ``python -m core {train,evaluate,predict} ...`` (``python -m core COMMAND --help`` for options)."""
+"""Command line: ``python -m core {train,evaluate,predict,reconstruct-bench,xr-bench,hash-password} ...``
+(``python -m core COMMAND --help`` for options)."""
 
 from __future__ import annotations
 
@@ -121,6 +122,19 @@ def _reconstruct_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _xr_bench(args: argparse.Namespace) -> int:
+    from core.xr.bench import run_xr_bench
+
+    rows = run_xr_bench(args.out, chromium=args.chromium, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['scene']:<18} {row['bytes'] / 1e6:5.2f} MB {row['triangles']:>7} triangles, first frame "
+                  f"{row['load_ms']:.0f} ms (median of {len(row['load_ms_all'])}): {row['glb']}")
+    return 0
+
+
 def _hash_password(args: argparse.Namespace) -> int:
     import getpass
 
@@ -188,6 +202,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--views", type=int, nargs="+", default=[2, 4, 8, 30, 90], help="view counts")
     bench.add_argument("--json", action="store_true", help="print one JSON list")
     bench.set_defaults(run=_reconstruct_bench)
+
+    xr = commands.add_parser("xr-bench", help="the demo scenes as GLB files, timed in the WebXR viewer (Chromium)")
+    xr.add_argument("--out", required=True, help="folder for the GLB files")
+    xr.add_argument("--chromium", default="/usr/bin/chromium", help="the browser Playwright drives")
+    xr.add_argument("--repeats", type=int, default=3, help="page loads per scene (load_ms is their median)")
+    xr.add_argument("--json", action="store_true", help="print one JSON list")
+    xr.set_defaults(run=_xr_bench)
 
     hashing = commands.add_parser("hash-password", help="print the hash of an admin password (for the environment)")
     hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")

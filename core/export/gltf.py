@@ -13,6 +13,9 @@ What a headset needs and gets:
 
 from __future__ import annotations
 
+import json
+import struct
+
 import matplotlib
 import numpy as np
 import trimesh
@@ -22,7 +25,7 @@ from core.errors import InputError
 from core.reconstruct.surface import decimate
 from core.types import Mesh
 
-__all__ = ["MAX_GLB_BYTES", "MAX_TRIANGLES", "mesh_to_glb"]
+__all__ = ["MAX_GLB_BYTES", "MAX_TRIANGLES", "glb_triangles", "mesh_to_glb"]
 
 MAX_TRIANGLES = 150_000
 MAX_GLB_BYTES = 8 * 1024 * 1024
@@ -43,6 +46,7 @@ def mesh_to_glb(
     colourmap: str = "bone",
     colour: tuple[int, int, int] = (232, 180, 160),
     centre: bool = True,
+    double_sided: bool = False,
     max_triangles: int = MAX_TRIANGLES,
     max_bytes: int = MAX_GLB_BYTES,
 ) -> bytes:
@@ -58,6 +62,8 @@ def mesh_to_glb(
         RGB of a mesh without values.
     centre : bool
         Move the model's bounding-box centre to the origin (where the viewer places it).
+    double_sided : bool
+        Draw the back of the faces too: for open surfaces (an intensity relief), not for closed ones.
     max_triangles, max_bytes : int
         The budget; the mesh is decimated until the file fits.
 
@@ -79,10 +85,23 @@ def mesh_to_glb(
         shape = trimesh.Trimesh(vertices=vertices, faces=reduced.faces[:, ::-1], process=False,
                                 vertex_colors=_colours(reduced, colourmap, colour))  # fmt: skip
         shape.visual.material = PBRMaterial(name="tissue", metallicFactor=0.0, roughnessFactor=0.7,
-                                            baseColorFactor=[255, 255, 255, 255], doubleSided=False)  # fmt: skip
+                                            baseColorFactor=[255, 255, 255, 255], doubleSided=double_sided)  # fmt: skip
         scene = trimesh.Scene(geometry={"surface": shape})
         data = trimesh.exchange.gltf.export_glb(scene, include_normals=True)
         if len(data) <= max_bytes:
             return data
         budget = int(budget * 0.8 * max_bytes / len(data))
     raise InputError(f"The surface could not be brought under {max_bytes / 2**20:.0f} MB.")
+
+
+def glb_triangles(data: bytes) -> int:
+    """How many triangles a GLB file draws (from its JSON chunk: indexed triangle primitives)."""
+    if len(data) < 20 or data[:4] != b"glTF":
+        raise InputError("Not a binary glTF (GLB) file.")
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    if kind != b"JSON":
+        raise InputError("A GLB file starts with its JSON chunk; this one does not.")
+    document = json.loads(data[20 : 20 + length])
+    accessors = document.get("accessors", [])
+    return sum(accessors[p["indices"]]["count"] // 3 for mesh in document.get("meshes", [])
+               for p in mesh["primitives"] if p.get("mode", 4) == 4 and "indices" in p)  # fmt: skip

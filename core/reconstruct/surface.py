@@ -19,6 +19,7 @@ __all__ = [
     "MESH_FORMATS",
     "decimate",
     "frontal_values",
+    "height_field",
     "is_closed",
     "mesh_bytes",
     "plotter",
@@ -63,6 +64,65 @@ def surface(volume: Volume, *, level: float | None = None, step: int = 1) -> Mes
     # (z, y, x) → (x, y, z). scikit-image orients faces towards lower values (inwards) in its (z, y, x) order;
     # swapping two axes reverses that, so the faces end up counter-clockwise seen from outside.
     return Mesh(vertices=vertices[:, ::-1].copy(), faces=faces.copy())
+
+
+def height_field(
+    heights: np.ndarray,
+    *,
+    values: np.ndarray | None = None,
+    width_mm: float = 350.0,
+    relief_mm: float = 50.0,
+    max_side: int = 192,
+) -> Mesh:
+    """An image as a relief: a surface over the image plane whose height is the pixel value (the seed paper's 3D
+    intensity plot, as a mesh for the WebXR viewer).
+
+    The image stands upright as on a light box, seen from the front: its columns run along ``x`` (patient's right
+    on the viewer's left, as a PA radiograph is read), its rows down ``z``, and bright pixels come forward along
+    ``y`` (towards the viewer), in the LAS frame of the project's meshes.
+
+    Parameters
+    ----------
+    heights : ndarray, shape (H, W)
+        Values in ``[0, 1]`` (an X-ray's grey levels).
+    values : ndarray, shape (h, w), optional
+        What colours the surface, in ``[0, 1]`` (e.g. a Grad-CAM heat map, stretched to the image's proportions);
+        the heights themselves by default.
+    width_mm : float
+        The image's width on the model (350 mm: a chest radiograph, life-size).
+    relief_mm : float
+        The height of a pixel of value 1.
+    max_side : int
+        Grid samples on the image's longer side (192: 2 × 191 × ~165 ≈ 63 k triangles for a chest X-ray).
+
+    Returns
+    -------
+    Mesh
+        Faces counter-clockwise seen from the front (normals towards ``+y``).
+    """
+    from core.preprocess import resize, shrink_to_fit
+
+    heights = np.asarray(heights, dtype=np.float32)
+    if heights.ndim != 2 or min(heights.shape) < 2:
+        raise InputError(f"A height field needs a 2D image of at least 2 × 2 pixels; got shape {heights.shape}.")
+    if not (width_mm > 0 and relief_mm >= 0 and max_side >= 2):
+        raise InputError(f"Need width_mm > 0, relief_mm ≥ 0, max_side ≥ 2; got {width_mm}, {relief_mm}, {max_side}.")
+    grid = np.clip(shrink_to_fit(heights, max_side=max_side), 0.0, 1.0)
+    rows, columns = grid.shape
+    if values is None:
+        colour = grid
+    else:
+        colour = np.clip(resize(np.asarray(values, dtype=np.float32), size=grid.shape, keep_aspect=False), 0, 1)
+    step = width_mm / max(columns - 1, 1)
+    r, c = np.mgrid[0:rows, 0:columns]
+    vertices = np.stack([c * step, grid * relief_mm, (rows - 1 - r) * step], axis=-1).reshape(-1, 3)
+    index = np.arange(rows * columns).reshape(rows, columns)
+    top_left, top_right = index[:-1, :-1].ravel(), index[:-1, 1:].ravel()
+    bottom_left, bottom_right = index[1:, :-1].ravel(), index[1:, 1:].ravel()
+    # (here, right, below) is counter-clockwise seen from +y: right × below points towards the viewer.
+    faces = np.concatenate([np.stack([top_left, top_right, bottom_left], axis=1),
+                            np.stack([top_right, bottom_right, bottom_left], axis=1)])  # fmt: skip
+    return Mesh(vertices=vertices, faces=faces, values=colour.reshape(-1))
 
 
 def _to_polydata(mesh: Mesh) -> pv.PolyData:

@@ -1,0 +1,162 @@
+"""The WebXR viewer's web routes (Starlette), served by the app beside Streamlit (``st.App(routes=...)`` in
+``app.py``) or on their own (:func:`standalone_app`, for the benchmark).
+
+============================================  ==============================================================
+``GET  /xr/{scene}``                          the viewer page (three.js; desktop and "Enter VR")
+``GET  /xr/static/...``                       the viewer's bundled JavaScript and style sheet
+``GET  /api/scenes/{scene}/model.glb``        the scene's model (binary glTF)
+``GET  /api/scenes/{scene}/annotations``      its pins, oldest first: ``[{"id", "position", "label", "created"}]``
+``POST /api/scenes/{scene}/annotations``      add one: JSON ``{"position": [x, y, z], "label": "..."}`` → 201
+``DELETE /api/scenes/{scene}/annotations/N``  remove one → 204
+============================================  ==============================================================
+
+A scene id is a 128-bit random token: whoever has the link (the QR code on the export panel) may view and
+annotate that scene, nobody can list scenes. Unknown ids get 404; bad input 400 (413 past 4 KB, 415 for a body
+that is not JSON, which also keeps plain HTML forms on other sites from posting). Labels are data: stored as
+given, sent as JSON, drawn by the viewer with ``textContent`` and canvas text, and the page's Content Security
+Policy allows no inline script.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from core.errors import InputError
+from core.store.scenes import Annotation, SceneNotFound, SceneStore
+
+__all__ = ["MAX_BODY_BYTES", "STATIC", "routes", "standalone_app", "viewer_path"]
+
+MAX_BODY_BYTES = 4096
+STATIC = Path(str(resources.files("core.xr") / "static"))
+_SCENE_ID = re.compile(r"[0-9a-f]{32}")
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def viewer_path(scene_id: str) -> str:
+    """The viewer's path for a scene (append it to the app's address)."""
+    return f"/xr/{scene_id}"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def _as_json(annotation: Annotation) -> dict:
+    return {"id": annotation.id, "position": list(annotation.position), "label": annotation.label,
+            "created": annotation.created.isoformat()}  # fmt: skip
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused past :data:`MAX_BODY_BYTES` whatever the client says its length is."""
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise _TooLarge
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _TooLarge
+    return body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def routes(store: SceneStore | None = None) -> list[BaseRoute]:
+    """The viewer's routes, over ``store`` (by default a :class:`SceneStore` on the project's database, opened on
+    first use)."""
+
+    @functools.cache
+    def scenes() -> SceneStore:
+        return store or SceneStore()
+
+    def scene_or_none(request: Request):
+        scene_id = request.path_params["scene"]
+        if not _SCENE_ID.fullmatch(scene_id):
+            return None
+        try:
+            return scenes().get(scene_id)
+        except SceneNotFound:
+            return None
+
+    async def viewer(request: Request) -> Response:
+        scene = await run_in_threadpool(scene_or_none, request)
+        if scene is None:
+            page = (STATIC / "missing.html").read_text(encoding="utf-8")
+            return HTMLResponse(page, status_code=404, headers=_SECURITY_HEADERS)
+        page = (STATIC / "viewer.html").read_text(encoding="utf-8")
+        page = page.replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
+        return HTMLResponse(page, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+    async def model(request: Request) -> Response:
+        scene = await run_in_threadpool(scene_or_none, request)
+        if scene is None:
+            return _error(404, "No such scene.")
+        return FileResponse(scene.path, media_type="model/gltf-binary", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def annotations(request: Request) -> Response:
+        scene = await run_in_threadpool(scene_or_none, request)
+        if scene is None:
+            return _error(404, "No such scene.")
+        if request.method == "GET":
+            pins = await run_in_threadpool(scenes().annotations, scene.id)
+            return JSONResponse([_as_json(p) for p in pins], headers={"Cache-Control": "no-store"})
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _error(415, "Send the annotation as JSON (Content-Type: application/json).")
+        try:
+            payload = json.loads(await _read_body(request))
+            if not isinstance(payload, dict):
+                raise InputError("An annotation is a JSON object with 'position' and 'label'.")
+            position, label = payload.get("position"), payload.get("label")
+            if not isinstance(position, list) or len(position) != 3 or not isinstance(label, str):
+                raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
+                raise InputError("An annotation's position is three numbers (metres).")
+            pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(position), label)
+        except _TooLarge:
+            return _error(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "The body is not valid JSON.")
+        except InputError as error:
+            return _error(400, str(error))
+        return JSONResponse(_as_json(pin), status_code=201)
+
+    async def annotation(request: Request) -> Response:
+        scene = await run_in_threadpool(scene_or_none, request)
+        if scene is None:
+            return _error(404, "No such scene.")
+        try:
+            await run_in_threadpool(scenes().delete_annotation, scene.id, request.path_params["pin"])
+        except SceneNotFound:
+            return _error(404, "No such annotation in this scene.")
+        return Response(status_code=204)
+
+    return [
+        Mount("/xr/static", app=StaticFiles(directory=STATIC), name="xr-static"),
+        Route("/xr/{scene}", viewer, methods=["GET"]),
+        Route("/api/scenes/{scene}/model.glb", model, methods=["GET"]),
+        Route("/api/scenes/{scene}/annotations", annotations, methods=["GET", "POST"]),
+        Route("/api/scenes/{scene}/annotations/{pin:int}", annotation, methods=["DELETE"]),
+    ]
+
+
+def standalone_app(store: SceneStore | None = None) -> Starlette:
+    """The viewer's routes alone, as an ASGI app (no Streamlit), e.g. ``uvicorn`` in a benchmark or a test."""
+    return Starlette(routes=routes(store))

@@ -1,0 +1,72 @@
+// Annotation pins: a sphere and a label in the model's frame (they move and scale with it), and the list on
+// the page. Labels are put into the page with textContent only.
+import * as THREE from "three";
+import { labelSprite } from "./text.js";
+
+export class Pins {
+  constructor({ holder, list, api, size, onChange, say }) {
+    Object.assign(this, { holder, list, api, size, onChange, say });
+    this.items = new Map();
+    this.sphere = new THREE.SphereGeometry(size, 16, 12);
+    this.material = new THREE.MeshStandardMaterial({ color: 0x2f81f7, emissive: 0x0b3d91, roughness: 0.4 });
+  }
+
+  show(annotation) {
+    const group = new THREE.Group();
+    group.position.fromArray(annotation.position);
+    group.add(new THREE.Mesh(this.sphere, this.material));
+    const label = labelSprite(annotation.label, this.size * 5);
+    label.position.y = this.size * 2;
+    label.center.set(0.5, 0);
+    group.add(label);
+    group.name = `pin-${annotation.id}`;
+    this.holder.add(group);
+
+    const item = document.createElement("li");
+    item.dataset.pin = annotation.id;
+    const text = document.createElement("span");
+    text.className = "label";
+    text.textContent = annotation.label;
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = annotation.position.map((v) => `${(v * 1000).toFixed(0)}`).join(", ") + " mm";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", "Delete this pin");
+    remove.addEventListener("click", () => this.remove(annotation.id));
+    item.append(text, remove, where);
+    this.list.append(item);
+    this.items.set(annotation.id, { group, item });
+    window.xrViewer.pins = this.items.size;
+    this.onChange();
+  }
+
+  async add(position, label) {
+    const text = label.trim();
+    if (!text) throw new Error("Type a label for the pin first.");
+    const annotation = await this.api.add(position.toArray(), text);
+    this.show(annotation);
+    return annotation;
+  }
+
+  async load() {
+    for (const annotation of await this.api.list()) this.show(annotation);
+  }
+
+  async remove(id) {
+    try {
+      await this.api.remove(id);
+    } catch (error) {
+      this.say(`The pin could not be deleted: ${error.message}`, true);
+      return;
+    }
+    const { group, item } = this.items.get(id);
+    this.holder.remove(group);
+    group.children[1].material.map.dispose();
+    item.remove();
+    this.items.delete(id);
+    window.xrViewer.pins = this.items.size;
+    this.onChange();
+  }
+}
