@@ -130,8 +130,10 @@ def _xr_bench(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
     else:
         for row in rows:
-            print(f"{row['scene']:<18} {row['bytes'] / 1e6:5.2f} MB {row['triangles']:>7} triangles, first frame "
-                  f"{row['load_ms']:.0f} ms (median of {len(row['load_ms_all'])}): {row['glb']}")
+            print(
+                f"{row['scene']:<18} {row['bytes'] / 1e6:5.2f} MB {row['triangles']:>7} triangles, first frame "
+                f"{row['load_ms']:.0f} ms (median of {len(row['load_ms_all'])}): {row['glb']}"
+            )
     return 0
 
 

@@ -12,12 +12,14 @@ from core.errors import CoreError
 from core.explain import CAM_METHODS
 from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, heat_overlay
 from core.export.report import REPORT_FORMATS, diagnosis_report
+from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
 from ui.diagnosis import diagnose_cached, predict_cached
 from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
 from ui.models import active_diagnoser, prediction_store
 from ui.navigation import page_setup
+from ui.xr import vr_panel
 
 page_setup()
 
@@ -183,3 +185,6 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 mime=REPORT_FORMATS[fmt],
                 key=f"report_{fmt}_{index}",
             )
+        with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
+            vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",
+                     key=f"heat_relief_{index}", colourmap=colourmap, double_sided=True)  # fmt: skip

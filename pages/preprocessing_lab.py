@@ -11,9 +11,11 @@ from core import pipeline
 from core.errors import CoreError
 from core.export.figures import intensity_surface
 from core.io import encode_png
+from core.reconstruct.surface import height_field
 from ui.inputs import describe_xray, pick_xray
 from ui.navigation import page_setup
 from ui.processing import assess_cached, for_display, morphology_views_cached, run_pipeline_cached
+from ui.xr import vr_panel
 
 page_setup()
 
@@ -135,6 +137,9 @@ with surface_tab:
         intensity_surface(pixels, max_side=resolution, colorscale=colours, title=f"{which}: {xray.name}"),
         key="surface_chart",
     )
+    st.subheader("Open in VR", divider="gray")
+    vr_panel(height_field(pixels), title=f"Intensity relief ({which.lower()} processing)", key=f"relief_{which}",
+             colourmap=colours.lower(), double_sided=True)  # fmt: skip
 
 with stages_tab:
     st.caption(

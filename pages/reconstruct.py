@@ -15,6 +15,7 @@ from ui.inputs import pick_xrays
 from ui.models import active_diagnoser
 from ui.navigation import page_setup
 from ui.reconstruction import demo_ct, demo_reconstruction, radiograph_reconstruction, show_mesh
+from ui.xr import vr_panel
 
 page_setup()
 
@@ -162,6 +163,9 @@ with surface_tab:
             mime=MESH_FORMATS[fmt],
             key=f"mesh_{fmt}",
         )
+    st.subheader("Open in VR", divider="gray")
+    title = f"Lungs: {MODES[mode].split(' (')[0].lower()}" + (" with Grad-CAM" if colourmap == "jet" else "")
+    vr_panel(mesh, title=title, key=f"lungs_{mode}", colourmap=colourmap)
 
 with slices_tab:
     shown = result.volume if result.volume is not None else result.lungs

@@ -109,7 +109,9 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         scene = await run_in_threadpool(scene_or_none, request)
         if scene is None:
             return _error(404, "No such scene.")
-        return FileResponse(scene.path, media_type="model/gltf-binary", headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(
+            scene.path, media_type="model/gltf-binary", headers={"Cache-Control": "private, max-age=3600"}
+        )
 
     async def annotations(request: Request) -> Response:
         scene = await run_in_threadpool(scene_or_none, request)

@@ -13,8 +13,8 @@ import pytest
 import trimesh
 
 from core.errors import InputError
-from core.export.gltf import MAX_TRIANGLES, mesh_to_glb
-from core.reconstruct.surface import sample_values, surface
+from core.export.gltf import MAX_TRIANGLES, glb_triangles, mesh_to_glb
+from core.reconstruct.surface import height_field, sample_values, surface
 from core.types import Volume
 from tests.conftest import REPO_ROOT, skip_unless_ci
 
@@ -95,13 +95,33 @@ def test_values_become_vertex_colours():
         mesh_to_glb(surface(mask), colourmap="no-such-map")
 
 
-def test_the_khronos_validator_reports_no_error(ellipsoid_glb, tmp_path):
+@pytest.fixture(scope="module")
+def relief_glb() -> bytes:
+    ramp = np.tile(np.linspace(0.0, 1.0, 300, dtype=np.float32), (200, 1))
+    return mesh_to_glb(height_field(ramp), colourmap="viridis", double_sided=True)
+
+
+def test_an_intensity_relief_is_life_size_two_sided_and_counted(relief_glb):
+    shape = _load(relief_glb)
+    extent = shape.bounds[1] - shape.bounds[0]
+    # 350 mm wide, 350 × 199/299 mm tall, 50 mm of relief (the ramp's 0 → 1).
+    assert extent == pytest.approx([0.350, 0.350 * 199 / 299, 0.050], abs=0.002)
+    assert _json_chunk(relief_glb)["materials"][0]["doubleSided"] is True
+    # 192 samples on the long side (height_field's default): 2 triangles per grid cell.
+    assert glb_triangles(relief_glb) == len(shape.faces) == 2 * 191 * 127
+    with pytest.raises(InputError, match="GLB"):
+        glb_triangles(b"not a glb file at all")
+
+
+def test_the_khronos_validator_reports_no_error(ellipsoid_glb, relief_glb, tmp_path):
     node = shutil.which("node")
     if node is None or not (REPO_ROOT / "viewer" / "node_modules" / "gltf-validator").is_dir():
         skip_unless_ci("the glTF validator is not installed: run `npm ci --prefix viewer` (needs Node.js)")
-    path = tmp_path / "lungs.glb"
-    path.write_bytes(ellipsoid_glb)
-    result = subprocess.run([node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=120)
-    report = json.loads(result.stdout.splitlines()[0])
-    assert result.returncode == 0 and report["errors"] == 0, report["messages"]
-    assert report["warnings"] == 0, report["messages"]
+    paths = [tmp_path / "lungs.glb", tmp_path / "relief.glb"]
+    paths[0].write_bytes(ellipsoid_glb)
+    paths[1].write_bytes(relief_glb)
+    result = subprocess.run([node, str(VALIDATOR), *map(str, paths)], capture_output=True, text=True, timeout=120)
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(reports) == 2 and result.returncode == 0, reports
+    for report in reports:
+        assert report["errors"] == 0 and report["warnings"] == 0, report["messages"]

@@ -8,7 +8,16 @@ from skimage.draw import ellipsoid, ellipsoid_stats
 from skimage.measure import mesh_surface_area
 
 from core.errors import InputError
-from core.reconstruct.surface import decimate, frontal_values, is_closed, mesh_bytes, sample_values, smooth, surface
+from core.reconstruct.surface import (
+    decimate,
+    frontal_values,
+    height_field,
+    is_closed,
+    mesh_bytes,
+    sample_values,
+    smooth,
+    surface,
+)
 from core.types import Volume
 
 
@@ -86,3 +95,36 @@ def test_faces_are_wound_outwards(levelset):
 
     mesh = surface(levelset, level=0.0)
     assert trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).volume > 0
+
+
+def test_a_height_field_stands_like_the_image_on_a_light_box():
+    image = np.zeros((40, 60), dtype=np.float32)
+    image[5, 50] = 1.0  # a bright pixel near the top right
+    relief = height_field(image, width_mm=300.0, relief_mm=20.0, max_side=64)
+    grid = relief.vertices.reshape(40, 60, 3)
+    # Columns along x (0 → 300 mm), rows down z (the top row highest), brightness forward along y.
+    assert grid[0, -1, 0] == pytest.approx(300.0) and grid[0, 0, 2] > grid[-1, 0, 2] == pytest.approx(0.0)
+    assert grid[5, 50, 1] == pytest.approx(20.0) and np.delete(relief.vertices[:, 1], 5 * 60 + 50).max() == 0.0
+    # Square pixels: the rows' spacing is the columns'.
+    assert grid[0, 0, 2] == pytest.approx(39 * 300.0 / 59)
+    normals = np.cross(*(relief.vertices[relief.faces[:, i]] - relief.vertices[relief.faces[:, 0]] for i in (1, 2)))
+    assert (normals[:, 1] > 0).all()  # every face looks at the viewer (+y)
+    assert relief.n_triangles == 2 * 39 * 59
+    assert relief.values.reshape(40, 60)[5, 50] == 1.0  # coloured by the image itself by default
+
+
+def test_a_height_field_takes_its_colours_from_a_heat_map_of_any_size():
+    image = np.full((100, 100), 0.5, dtype=np.float32)
+    heat = np.zeros((7, 7), dtype=np.float32)
+    heat[:, 4:] = 1.0  # the right part hot, as a Grad-CAM map on the model's square input
+    relief = height_field(image, values=heat, max_side=50)
+    values = relief.values.reshape(50, 50)
+    assert values[:, :20].max() < 0.1 and values[:, 40:].min() > 0.9
+    assert relief.vertices[:, 1] == pytest.approx(25.0)  # 0.5 × the default 50 mm of relief
+
+
+def test_a_height_field_refuses_what_is_not_an_image():
+    with pytest.raises(InputError, match="2D image"):
+        height_field(np.zeros(10))
+    with pytest.raises(InputError, match="width_mm"):
+        height_field(np.zeros((8, 8)), width_mm=0)
