@@ -99,14 +99,13 @@ def test_bad_annotations_are_refused_with_a_reason(client, scene_id, store, payl
 
 def test_bodies_that_are_not_small_json_are_refused(client, scene_id, store):
     url = f"/api/scenes/{scene_id}/annotations"
-    nan = client.post(
-        url, content=b'{"position": [NaN, 0, 0], "label": "x"}', headers={"content-type": "application/json"}
-    )
+    as_json = {"content-type": "application/json"}
+    nan = client.post(url, content=b'{"position": [NaN, 0, 0], "label": "x"}', headers=as_json)
     assert nan.status_code == 400
-    broken = client.post(url, content=b'{"position": [0, 0', headers={"content-type": "application/json"})
+    broken = client.post(url, content=b'{"position": [0, 0', headers=as_json)
     assert broken.status_code == 400 and "JSON" in broken.json()["error"]
     form = client.post(url, data={"position": "0", "label": "x"})  # what a form on another site could send
     assert form.status_code == 415
     huge = json.dumps({"position": [0, 0, 0], "label": "x", "padding": "y" * MAX_BODY_BYTES})
-    assert client.post(url, content=huge, headers={"content-type": "application/json"}).status_code == 413
+    assert client.post(url, content=huge, headers=as_json).status_code == 413
     assert store.annotations(scene_id) == []
