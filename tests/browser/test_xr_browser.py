@@ -89,6 +89,20 @@ def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(
     context.close()
 
 
+def test_the_cut_hides_the_part_of_the_model_beyond_it(app_url, browser, scene_id):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page, errors = _open(context, f"{app_url}/xr/{scene_id}")
+    canvas = page.locator("#stage canvas").first
+    whole = _model_share(canvas.screenshot())
+    page.select_option("#cut-axis", "1")  # head to feet: keeps the lower half at position 0
+    page.check("#cut-on")
+    page.wait_for_timeout(300)
+    half = _model_share(canvas.screenshot())
+    page.screenshot(path=str(ARTIFACTS / "xr_viewer_cut.png"))
+    assert 0.3 * whole < half < 0.7 * whole and errors == []
+    context.close()
+
+
 def test_unknown_scenes_are_404(app_url, page):
     response = page.goto(f"{app_url}/xr/{'0' * 32}")
     assert response.status == 404 and page.get_by_text("Scene not found").count() == 1
@@ -117,6 +131,29 @@ def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, 
     page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr.png"))
     pins = SceneStore().annotations(scene_id)
     assert len(pins) == before + 1 and pins[-1].label == "Look here"  # the first preset label
+
+    def hold(hand: str, action: str, seconds: float = 0.6) -> None:
+        page.evaluate(f"() => window.xrDevice.controllers.{hand}.{action}")
+        page.wait_for_timeout(int(seconds * 1000))
+
+    # Right stick forward: the model grows. Left X: the cut is on; left stick back: it moves.
+    hold("right", "updateAxes('thumbstick', 0, -1)")
+    hold("right", "updateAxes('thumbstick', 0, 0)", 0.2)
+    assert page.evaluate("window.xrViewer.scale") > 1.2
+    hold("left", "updateButtonValue('x-button', 1)", 0.3)
+    hold("left", "updateButtonValue('x-button', 0)", 0.3)
+    hold("left", "updateAxes('thumbstick', 0, 1)")
+    hold("left", "updateAxes('thumbstick', 0, 0)", 0.2)
+    cut = page.evaluate("window.xrViewer.cut")
+    assert cut["enabled"] and cut["position"] < -0.1
+    # Squeeze, move the hand 20 cm to the right, let go: the model went with it.
+    start = page.evaluate("window.xrViewer.modelAt")
+    hold("right", "updateButtonValue('squeeze', 1)", 0.3)
+    hold("right", "position.set(0.2, 1.3, 0)", 0.3)
+    hold("right", "updateButtonValue('squeeze', 0)", 0.3)
+    moved = page.evaluate("window.xrViewer.modelAt")
+    assert abs(moved[0] - start[0] - 0.2) < 0.02 and abs(moved[1] - start[1]) < 0.02
+    page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr_cut.png"))
     assert page.evaluate("window.xrViewer.xrFrames") > 30 and errors == []
     context.close()
 

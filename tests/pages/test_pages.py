@@ -175,7 +175,31 @@ def test_reconstruct_demo_tomography_is_scored_against_the_ct():
     assert not app.exception, [e.message for e in app.exception]
     metrics = {m.label: m.value for m in app.metric}
     assert 0.5 < float(metrics["Lung Dice vs CT labels"]) < 0.9
-    assert len(app.get("download_button")) == 2
+    assert len(app.get("download_button")) == 3  # STL, PLY and GLB
+
+
+def test_open_in_vr_stores_the_scene_and_shows_its_link():
+    from core.store.scenes import SceneStore
+
+    app = _run("pages/reconstruct.py")
+    app.button(key="lungs_tomography_vr").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    link = next(c.value for c in app.code if "/xr/" in c.value)
+    scene = SceneStore().get(link.rsplit("/", 1)[1])
+    assert scene.title == "Lungs: tomography" and scene.path.read_bytes()[:4] == b"glTF"
+    app.button(key="lungs_tomography_vr").click().run()  # again: a new scene, the page still whole
+    assert not app.exception and next(c.value for c in app.code if "/xr/" in c.value) != link
+
+
+def test_diagnose_offers_the_heat_map_relief_in_vr():
+    from core.samples import list_samples
+
+    pneumonia = next(s for s in list_samples() if s.label == "PNEUMONIA")
+    app = _run("pages/diagnose.py")
+    app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
+    app.button(key="heat_relief_0_vr").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("/xr/" in c.value for c in app.code)
 
 
 def test_reconstruct_single_view_says_it_is_an_approximation():

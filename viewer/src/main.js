@@ -164,6 +164,9 @@ async function start() {
     renderer.render(scene, camera);
     metrics.frames += 1;
     if (presenting) metrics.xrFrames += 1;
+    metrics.cut = { enabled: cut.enabled, axis: cut.axis, position: cut.position };
+    metrics.scale = holder.scale.x;
+    metrics.modelAt = holder.getWorldPosition(new THREE.Vector3()).toArray();
     if (metrics.firstFrameMs === null) {
       metrics.firstFrameMs = performance.now();
       metrics.ready = true;
