@@ -19,12 +19,12 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-# The viewer's JavaScript tools (the Khronos glTF validator; later three.js and the WebXR emulator), pinned by
-# viewer/package-lock.json.
+# The viewer's JavaScript tools, pinned by viewer/package-lock.json: three.js and esbuild (the bundle is rebuilt and
+# compared), the Khronos glTF validator, Meta's WebXR emulator (iwer) for the browser tests.
 if command -v npm >/dev/null; then
   npm ci --prefix viewer --no-audit --no-fund --loglevel=error
 else
-  echo "Note: npm is missing; the glTF validation test will skip (install Node.js 18+)." >&2
+  echo "Note: npm is missing; the glTF validation, bundle and VR emulation tests will skip (install Node.js 18+)." >&2
 fi
 
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
