@@ -32,6 +32,8 @@ def _train(args: argparse.Namespace) -> int:
         validation_fraction=args.validation_fraction,
         target_sensitivity=args.target_sensitivity,
         snapshot_epochs=tuple(args.snapshots),
+        ema_decay=args.ema,
+        select=args.select,
         per_class_limit=args.per_class_limit,
         threads=args.threads,
         device=args.device,
@@ -152,7 +154,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     from core.classify.checkpoint import DEFAULT_MODEL_PATH
     from core.classify.models import ARCHITECTURES
-    from core.classify.train import BALANCE_MODES, TrainConfig
+    from core.classify.train import BALANCE_MODES, SELECTIONS, TrainConfig
     from core.classify.transforms import AUGMENTATIONS
     from core.explain import CAM_METHODS
 
@@ -175,6 +177,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
     train.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
+    train.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        metavar="DECAY",
+        help="average the weights over steps (e.g. 0.999); the averaged model is validated and kept",
+    )
+    train.add_argument(
+        "--select",
+        default=defaults.select,
+        choices=SELECTIONS,
+        help="the epoch that becomes the model: lowest validation loss, or the last",
+    )
     train.add_argument("--snapshots", type=int, nargs="*", default=[], help="epochs to keep calibrated snapshots of")
     train.add_argument("--per-class-limit", type=int, help="at most this many train images per class (quick runs)")
     threads = os.environ.get("OMP_NUM_THREADS", "")

@@ -46,6 +46,13 @@ _AUGMENTATION_TEXT = {
 }
 
 
+def _selection(recipe: dict) -> str:
+    rule = "the last one" if recipe.get("select") == "last" else "lowest class-balanced validation loss"
+    if recipe.get("ema_decay"):
+        rule += f"; weights averaged over training steps, EMA decay {recipe['ema_decay']}"
+    return rule
+
+
 def _augmentation(level: str | bool) -> str:
     if isinstance(level, bool):  # recipes written before the augmentation levels
         level = "standard" if level else "none"
@@ -102,7 +109,7 @@ def render_model_card(
         f"- Input: {meta['input_size']}×{meta['input_size']} px; {meta['input_pipeline']}.",
         f"- Output: calibrated probability of PNEUMONIA (temperature {meta['temperature']:.3f}); PNEUMONIA when it",
         f"  is at least **{meta['threshold']:.3f}** ({meta.get('threshold_rule', 'Youden')} on validation).",
-        f"- Selected epoch: {meta['epoch']} of {recipe['epochs']} (lowest class-balanced validation loss).",
+        f"- Selected epoch: {meta['epoch']} of {recipe['epochs']} ({_selection(recipe)}).",
         f"- Created {meta.get('created', '?')}, torch {meta.get('software', {}).get('torch', '?')}.",
         "",
         "## Training",

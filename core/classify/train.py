@@ -5,7 +5,8 @@ One run writes into its output folder::
     last.pt          every epoch: weights, optimiser, scheduler, RNG state and history (to resume after a crash)
     best.pt          the epoch with the lowest validation loss so far
     epochNNN.pt      calibrated snapshots at the requested epochs and the last one (the seed's 10/20/50 table)
-    model.pt         the result: best.pt with temperature, threshold and figures in its metadata
+    model.pt         the result: best.pt (or the last epoch, select="last") with temperature, threshold and figures
+                     in its metadata
     history.json     per-epoch training and validation loss and accuracy
 
 The validation set is carved out of ``train/`` by patient (:func:`~core.classify.data.split_by_patient`).
@@ -44,9 +45,10 @@ from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample
 from core.errors import InputError
 from core.store.files import write_atomic
 
-__all__ = ["BALANCE_MODES", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
+__all__ = ["BALANCE_MODES", "SELECTIONS", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
 
 BALANCE_MODES = ("loss", "sampler", "none")
+SELECTIONS = ("val_loss", "last")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,13 @@ class TrainConfig:
         Operating point: the highest threshold reaching this validation sensitivity; Youden's J when omitted.
     snapshot_epochs : tuple of int
         Epochs after which a calibrated snapshot is kept as ``epochNNN.pt``.
+    ema_decay : float, optional
+        Keep an exponential moving average of the weights (and batch-norm statistics), updated after every step
+        with this decay (e.g. 0.999: an average over the last ~1000 steps); validation, checkpoints and the result
+        then use the averaged weights (Polyak averaging; Izmailov et al. 2018 on flatter, more robust optima).
+    select : str
+        Which epoch becomes the model: ``"val_loss"`` the lowest validation loss, ``"last"`` the last one (the
+        end of the one-cycle schedule), which leaves the choice to no noisy validation figure.
     per_class_limit : int, optional
         Use at most this many ``train/`` images per class (and proportionally fewer for validation and test):
         for quick trials and tests.
@@ -107,6 +116,8 @@ class TrainConfig:
     validation_fraction: float = 0.1
     target_sensitivity: float | None = None
     snapshot_epochs: tuple[int, ...] = ()
+    ema_decay: float | None = None
+    select: str = "val_loss"
     per_class_limit: int | None = None
     threads: int | None = None
     device: str | None = None
@@ -127,6 +138,10 @@ class TrainConfig:
             problems.append(f"input size must lie in 32..1024 px, not {self.input_size}")
         if not self.learning_rate > 0 or self.weight_decay < 0:
             problems.append("the learning rate must be positive and the weight decay not negative")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            problems.append(f"the EMA decay must lie in (0, 1), not {self.ema_decay}")
+        if self.select not in SELECTIONS:
+            problems.append(f"select must be one of {', '.join(SELECTIONS)}, not '{self.select}'")
         if self.per_class_limit is not None and self.per_class_limit < 4:
             problems.append("per_class_limit must be at least 4")
         if problems:
@@ -227,6 +242,7 @@ def _train_epoch(
     generator: torch.Generator,
     device: torch.device,
     world: World,
+    average: torch.optim.swa_utils.AveragedModel | None = None,
 ) -> tuple[float, float]:
     model.train()
     weights = _sample_weights(labels) if config.balance == "loss" else torch.ones(labels.numel())
@@ -251,6 +267,8 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if average is not None:
+            average.update_parameters(model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model)
         total_loss += float(loss.detach()) * index.numel()
         total_correct += int(((logits >= 0) == (target >= 0.5)).sum())
         seen += index.numel()
@@ -351,7 +369,8 @@ def _resume_state(config: TrainConfig, last: Path) -> dict[str, Any] | None:
     if not last.exists():
         return None
     payload = load_checkpoint(last)
-    saved = payload["meta"].get("recipe", {})
+    defaults = TrainConfig(data="", out="").recipe()
+    saved = {**defaults, **payload["meta"].get("recipe", {})}  # settings added since then: their defaults
     differences = sorted(k for k in set(saved) | set(config.recipe()) if saved.get(k) != config.recipe().get(k))
     if differences:
         raise InputError(
@@ -445,10 +464,18 @@ def _train(
     }
     history: list[dict[str, Any]] = []
     best_loss, first_epoch, elapsed = math.inf, 1, 0.0
+    average = None
+    if config.ema_decay:
+        average = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
+        )
+    evaluated = average.module if average is not None else model  # what is validated, saved and shipped
     resumed = _resume_state(config, out / "last.pt")
     if resumed is not None:
         state = resumed["training"]
         model.load_state_dict(resumed["state_dict"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
@@ -466,13 +493,13 @@ def _train(
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         train_loss, train_accuracy = _train_epoch(
             net, train_images, train_labels, config=config, optimizer=optimizer, scheduler=scheduler,
-            generator=generator, device=device, world=world,
+            generator=generator, device=device, world=world, average=average,
         )  # fmt: skip
         if not world.is_main:  # process 0 validates, saves and logs
             barrier(world)
             continue
-        model.eval()
-        val_logits = predict_logits(model, val_images)
+        evaluated.eval()
+        val_logits = predict_logits(evaluated, val_images)
         seconds = time.perf_counter() - tick
         elapsed += seconds
         val_figures = binary_metrics(val_labels, sigmoid(val_logits), threshold=0.5)
@@ -493,9 +520,9 @@ def _train(
                       "hardware": hardware}  # fmt: skip
         if record["val_loss"] < best_loss:
             best_loss = record["val_loss"]
-            save_checkpoint(out / "best.pt", model=model, meta=epoch_meta)
+            save_checkpoint(out / "best.pt", model=evaluated, meta=epoch_meta)
         if epoch in config.snapshot_epochs or epoch == config.epochs:  # the last epoch too: best vs last
-            save_checkpoint(out / f"epoch{epoch:03d}.pt", model=model, meta=epoch_meta)
+            save_checkpoint(out / f"epoch{epoch:03d}.pt", model=evaluated, meta=epoch_meta)
         training_state = {
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
@@ -504,6 +531,8 @@ def _train(
             "best_loss": best_loss,
             "seconds": elapsed,
         }
+        if average is not None:
+            training_state["average"] = average.state_dict()
         save_checkpoint(out / "last.pt", model=model, meta=epoch_meta, training=training_state)
         _write_json(out / "history.json", history)
         log(
@@ -523,7 +552,8 @@ def _train(
         if (out / f"epoch{epoch:03d}.pt").exists():
             finalize(out / f"epoch{epoch:03d}.pt", validation=validation, test=test,
                      target_sensitivity=config.target_sensitivity)  # fmt: skip
-    meta = finalize(out / "best.pt", validation=validation, test=test, out=out / "model.pt",
+    chosen = out / ("best.pt" if config.select == "val_loss" else f"epoch{config.epochs:03d}.pt")
+    meta = finalize(chosen, validation=validation, test=test, out=out / "model.pt",
                     target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     log(
         f"model.pt: epoch {meta['epoch']}, temperature {meta['temperature']:.3f}, threshold {meta['threshold']:.3f}; "

@@ -60,6 +60,30 @@ def test_a_crashed_run_resumes_where_it_stopped_with_the_same_result(shared_data
         assert x["val_loss"] == pytest.approx(y["val_loss"], rel=1e-5)
 
 
+def test_averaged_weights_are_what_is_validated_kept_and_resumed(shared_data, tmp_path):
+    straight = quick_config(shared_data, tmp_path / "straight", epochs=3, ema_decay=0.9, select="last")
+    train(straight)
+    raw = load_checkpoint(tmp_path / "straight" / "last.pt")
+    averaged = load_checkpoint(tmp_path / "straight" / "model.pt")
+    assert averaged["meta"]["epoch"] == 3  # select="last": the last epoch, whatever its validation loss
+    name = next(k for k in averaged["state_dict"] if k.endswith("weight"))
+    assert not torch.equal(raw["state_dict"][name].float(), averaged["state_dict"][name].float())
+    assert int(raw["training"]["average"]["n_averaged"]) > 1
+
+    def crash_after_first_epoch(record):
+        if record["epoch"] == 1:
+            raise _Crash
+
+    crashed = quick_config(shared_data, tmp_path / "crashed", epochs=3, ema_decay=0.9, select="last")
+    with pytest.raises(_Crash):
+        train(crashed, on_epoch=crash_after_first_epoch)
+    train(crashed)
+    a = json.loads((tmp_path / "straight" / "history.json").read_text())
+    b = json.loads((tmp_path / "crashed" / "history.json").read_text())
+    # The average is resumed too: validation (on the averaged weights) gives the same numbers.
+    assert [x["val_loss"] for x in a] == pytest.approx([y["val_loss"] for y in b], rel=1e-5)
+
+
 def test_resuming_with_other_settings_is_refused(shared_data, tmp_path):
     train(quick_config(shared_data, tmp_path, epochs=1))
     with pytest.raises(InputError, match="other settings \\(learning_rate differ\\)"):
@@ -97,7 +121,8 @@ def test_the_sampler_draws_classes_equally_often():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"arch": "alexnet"}, "unknown architecture"), ({"balance": "smote"}, "balance must be"),
-     ({"epochs": 0}, "epochs must be"), ({"input_size": 8}, "input size")],
+     ({"epochs": 0}, "epochs must be"), ({"input_size": 8}, "input size"), ({"ema_decay": 1.0}, "EMA decay"),
+     ({"select": "val_auc"}, "select must be")],
 )  # fmt: skip
 def test_bad_settings_are_refused(changes, message, tmp_path):
     with pytest.raises(InputError, match=message):
