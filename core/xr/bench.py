@@ -94,6 +94,8 @@ def run_xr_bench(out: str | Path, *, chromium: str = "/usr/bin/chromium", repeat
         from playwright.sync_api import sync_playwright
     except ImportError as error:
         raise CoreError("xr-bench drives Chromium with Playwright: pip install -e '.[test]'.") from error
+    if repeats < 1:
+        raise CoreError(f"Load each scene at least once; got repeats={repeats}.")
     if not Path(chromium).exists():
         raise CoreError(f"No Chromium at {chromium}: install it (apt-get install -y chromium) or pass --chromium.")
     from core.store.scenes import SceneStore
@@ -115,6 +117,7 @@ def run_xr_bench(out: str | Path, *, chromium: str = "/usr/bin/chromium", repeat
                 for row in rows:
                     times = []
                     for _ in range(repeats):
+                        # bypass_csp: Playwright's waiting runs script in the page, which the viewer's CSP forbids.
                         context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
                         page = context.new_page()
                         page.goto(f"{base}/xr/{scenes[row['scene']]}")
