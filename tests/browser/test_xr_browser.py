@@ -153,6 +153,15 @@ def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, 
     hold("right", "updateButtonValue('squeeze', 0)", 0.3)
     moved = page.evaluate("window.xrViewer.modelAt")
     assert abs(moved[0] - start[0] - 0.2) < 0.02 and abs(moved[1] - start[1]) < 0.02
+    # Both hands squeeze 40 cm apart and part to 60 cm: the model grows by half.
+    scale = page.evaluate("window.xrViewer.scale")
+    hold("left", "position.set(-0.2, 1.3, 0)", 0.2)
+    hold("right", "updateButtonValue('squeeze', 1)", 0.2)
+    hold("left", "updateButtonValue('squeeze', 1)", 0.3)
+    hold("left", "position.set(-0.4, 1.3, 0)", 0.3)
+    hold("left", "updateButtonValue('squeeze', 0)", 0.2)
+    hold("right", "updateButtonValue('squeeze', 0)", 0.3)
+    assert page.evaluate("window.xrViewer.scale") == pytest.approx(1.5 * scale, rel=0.05)
     page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr_cut.png"))
     assert page.evaluate("window.xrViewer.xrFrames") > 30 and errors == []
     context.close()
