@@ -138,7 +138,7 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     verdicts = [m.value for m in app.metric if m.label == "Verdict"]
     assert verdicts == ["NORMAL", "PNEUMONIA"]
     assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
-    assert len(app.get("download_button")) == 1 + 2 * 2  # the CSV, and a PNG and a PDF report per image
+    assert len(app.get("download_button")) == 1 + 3 * 2  # the CSV; per image a PNG and a PDF report, a GLB relief
     records = PredictionStore().query()
     assert len(records) == before + 2 and not any(r.has_image for r in records[:2])
     # A rerun with another heat-map method does not record the same images again.
