@@ -63,9 +63,14 @@ def _as_json(annotation: Annotation) -> dict:
             "created": annotation.created.isoformat()}  # fmt: skip
 
 
+class _TooLarge(Exception):
+    """A request body past :data:`MAX_BODY_BYTES` (answered 413)."""
+
+
 async def _read_body(request: Request) -> bytes:
     """The request body, refused past :data:`MAX_BODY_BYTES` whatever the client says its length is."""
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _TooLarge
     body = b""
     async for chunk in request.stream():
@@ -73,10 +78,6 @@ async def _read_body(request: Request) -> bytes:
         if len(body) > MAX_BODY_BYTES:
             raise _TooLarge
     return body
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def routes(store: SceneStore | None = None) -> list[BaseRoute]:
