@@ -48,6 +48,9 @@ st.markdown(
   visual hull from two or more, or a clearly labelled approximation from one frontal view. The demo simulates the
   views from a real chest CT and scores each result against its lung labels; a 3D surface to rotate, slices, and
   STL/PLY downloads.
+- **Open in VR** — on every 3D result (the lungs, an X-ray's intensity relief, its Grad-CAM heat map): a link and
+  a QR code that a headset browser (Meta Quest and similar) opens to walk around the model life-size, cut it open
+  and pin labelled notes on it; the notes are kept, and the model downloads as glTF (GLB).
 """
 )
 st.page_link("pages/reconstruct.py", label="Reconstruct in 3D", icon=":material/view_in_ar:")
