@@ -27,6 +27,13 @@ MAX_ANNOTATIONS = 500
 _MAX_COORDINATE_M = 10.0  # a chest model is well under a metre across; anything beyond 10 m is a bad request
 
 
+def _clean_label(label: object) -> str:
+    text = str(label).strip()
+    if not 1 <= len(text) <= MAX_LABEL_CHARS:
+        raise InputError(f"An annotation's label needs 1 to {MAX_LABEL_CHARS} characters; got {len(text)}.")
+    return text
+
+
 class SceneNotFound(StoreError):
     """No scene with that id (answered with 404 by the server)."""
 
@@ -125,9 +132,7 @@ class SceneStore:
             raise InputError("An annotation's position is three numbers (metres).") from error
         if not all(math.isfinite(v) and abs(v) <= _MAX_COORDINATE_M for v in (x, y, z)):
             raise InputError(f"An annotation's position must be finite and within {_MAX_COORDINATE_M:g} m.")
-        label = str(label).strip()
-        if not 1 <= len(label) <= MAX_LABEL_CHARS:
-            raise InputError(f"An annotation's label needs 1 to {MAX_LABEL_CHARS} characters; got {len(label)}.")
+        label = _clean_label(label)
         if len(self.annotations(scene_id)) >= MAX_ANNOTATIONS:
             raise InputError(f"This scene already has {MAX_ANNOTATIONS} annotations, the most it can hold.")
         row = _AnnotationRow(scene_id=scene_id, x=x, y=y, z=z, label=label, created=dt.datetime.now(dt.UTC))
@@ -135,6 +140,17 @@ class SceneStore:
             session.add(row)
             session.flush()
             return Annotation(id=row.id, scene_id=scene_id, position=(x, y, z), label=label, created=row.created)
+
+    def relabel(self, scene_id: str, annotation_id: int, label: str) -> Annotation:
+        """Change a pin's label (e.g. one dropped in a headset with a preset label)."""
+        label = _clean_label(label)
+        with self._sessions.begin() as session:
+            row = session.get(_AnnotationRow, int(annotation_id))
+            if row is None or row.scene_id != scene_id:
+                raise SceneNotFound(f"No annotation {annotation_id} in scene '{scene_id}'.")
+            row.label = label
+            return Annotation(id=row.id, scene_id=scene_id, position=(row.x, row.y, row.z), label=label,
+                              created=as_utc(row.created))  # fmt: skip
 
     def delete_annotation(self, scene_id: str, annotation_id: int) -> None:
         """Remove one pin of a scene."""

@@ -7,6 +7,7 @@
 ``GET  /api/scenes/{scene}/model.glb``        the scene's model (binary glTF)
 ``GET  /api/scenes/{scene}/annotations``      its pins, oldest first: ``[{"id", "position", "label", "created"}]``
 ``POST /api/scenes/{scene}/annotations``      add one: JSON ``{"position": [x, y, z], "label": "..."}`` → 201
+``PATCH /api/scenes/{scene}/annotations/N``   relabel one: JSON ``{"label": "..."}`` → 200
 ``DELETE /api/scenes/{scene}/annotations/N``  remove one → 204
 ============================================  ==============================================================
 
@@ -67,6 +68,14 @@ class _TooLarge(Exception):
     """A request body past :data:`MAX_BODY_BYTES` (answered 413)."""
 
 
+class _Refused(Exception):
+    """A request refused before its content is looked at: ``status`` and a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 async def _read_body(request: Request) -> bytes:
     """The request body, refused past :data:`MAX_BODY_BYTES` whatever the client says its length is."""
     declared = request.headers.get("content-length", "")
@@ -114,6 +123,28 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
             scene.path, media_type="model/gltf-binary", headers={"Cache-Control": "private, max-age=3600"}
         )
 
+    async def payload(request: Request, required: dict[str, str]) -> dict:
+        """The request's JSON object, with the ``required`` keys; :class:`InputError` or :class:`_Refused`."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise _Refused(415, "Send the annotation as JSON (Content-Type: application/json).")
+        try:
+            value = json.loads(await _read_body(request))
+        except _TooLarge as error:
+            raise _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.") from error
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise _Refused(400, "The body is not valid JSON.") from error
+        if not isinstance(value, dict):
+            raise InputError(f"An annotation is a JSON object with {' and '.join(map(repr, required))}.")
+        if "position" in required:
+            position = value.get("position")
+            if not isinstance(position, list) or len(position) != 3:
+                raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
+                raise InputError("An annotation's position is three numbers (metres).")
+        if not isinstance(value.get("label"), str):
+            raise InputError("An annotation needs 'label': text.")
+        return value
+
     async def annotations(request: Request) -> Response:
         scene = await run_in_threadpool(scene_or_none, request)
         if scene is None:
@@ -121,22 +152,11 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         if request.method == "GET":
             pins = await run_in_threadpool(scenes().annotations, scene.id)
             return JSONResponse([_as_json(p) for p in pins], headers={"Cache-Control": "no-store"})
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return _error(415, "Send the annotation as JSON (Content-Type: application/json).")
         try:
-            payload = json.loads(await _read_body(request))
-            if not isinstance(payload, dict):
-                raise InputError("An annotation is a JSON object with 'position' and 'label'.")
-            position, label = payload.get("position"), payload.get("label")
-            if not isinstance(position, list) or len(position) != 3 or not isinstance(label, str):
-                raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
-                raise InputError("An annotation's position is three numbers (metres).")
-            pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(position), label)
-        except _TooLarge:
-            return _error(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "The body is not valid JSON.")
+            body = await payload(request, {"position": "[x, y, z]", "label": "text"})
+            pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(body["position"]), body["label"])
+        except _Refused as refusal:
+            return _error(refusal.status, refusal.message)
         except InputError as error:
             return _error(400, str(error))
         return JSONResponse(_as_json(pin), status_code=201)
@@ -145,18 +165,27 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         scene = await run_in_threadpool(scene_or_none, request)
         if scene is None:
             return _error(404, "No such scene.")
+        pin_id = request.path_params["pin"]
         try:
-            await run_in_threadpool(scenes().delete_annotation, scene.id, request.path_params["pin"])
+            if request.method == "DELETE":
+                await run_in_threadpool(scenes().delete_annotation, scene.id, pin_id)
+                return Response(status_code=204)
+            body = await payload(request, {"label": "text"})
+            pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body["label"])
         except SceneNotFound:
             return _error(404, "No such annotation in this scene.")
-        return Response(status_code=204)
+        except _Refused as refusal:
+            return _error(refusal.status, refusal.message)
+        except InputError as error:
+            return _error(400, str(error))
+        return JSONResponse(_as_json(pin))
 
     return [
         Mount("/xr/static", app=StaticFiles(directory=STATIC), name="xr-static"),
         Route("/xr/{scene}", viewer, methods=["GET"]),
         Route("/api/scenes/{scene}/model.glb", model, methods=["GET"]),
         Route("/api/scenes/{scene}/annotations", annotations, methods=["GET", "POST"]),
-        Route("/api/scenes/{scene}/annotations/{pin:int}", annotation, methods=["DELETE"]),
+        Route("/api/scenes/{scene}/annotations/{pin:int}", annotation, methods=["PATCH", "DELETE"]),
     ]
 
 

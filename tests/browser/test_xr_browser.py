@@ -85,6 +85,13 @@ def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(
     assert page.locator("#pins img, #pins script").count() == 0 and dialogs == []
     stored = SceneStore().annotations(scene_id)
     assert [a.label for a in stored] == [label]
+    # Renamed on the page (as after a pin dropped in a headset with a preset label): kept on the server.
+    page.get_by_role("button", name="Rename this pin").click()
+    page.get_by_role("textbox", name="New label").fill("consolidation, <b>right</b> base")
+    page.keyboard.press("Enter")
+    page.get_by_text('Pin renamed "consolidation, <b>right</b> base".').wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#pins li .label").all_inner_texts() == ["consolidation, <b>right</b> base"]
+    assert [a.label for a in SceneStore().annotations(scene_id)] == ["consolidation, <b>right</b> base"]
     assert abs(stored[0].position[2] - 0.045) < 0.01  # on the front of the blob (45 mm semi-axis towards the viewer)
     context.close()
 

@@ -18,6 +18,12 @@ export function sceneApi(sceneId) {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ position, label }),
       }).then(answer),
+    rename: (id, label) =>
+      fetch(`${base}/annotations/${id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ label }),
+      }).then(answer),
     remove: (id) => fetch(`${base}/annotations/${id}`, { method: "DELETE" }).then(answer),
   };
 }

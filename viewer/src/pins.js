@@ -11,14 +11,17 @@ export class Pins {
     this.material = new THREE.MeshStandardMaterial({ color: 0x2f81f7, emissive: 0x0b3d91, roughness: 0.4 });
   }
 
+  sprite(text) {
+    const label = labelSprite(text, this.size * 5);
+    label.position.y = this.size * 2;
+    label.center.set(0.5, 0);
+    return label;
+  }
+
   show(annotation) {
     const group = new THREE.Group();
     group.position.fromArray(annotation.position);
-    group.add(new THREE.Mesh(this.sphere, this.material));
-    const label = labelSprite(annotation.label, this.size * 5);
-    label.position.y = this.size * 2;
-    label.center.set(0.5, 0);
-    group.add(label);
+    group.add(new THREE.Mesh(this.sphere, this.material), this.sprite(annotation.label));
     group.name = `pin-${annotation.id}`;
     this.holder.add(group);
 
@@ -35,7 +38,12 @@ export class Pins {
     remove.textContent = "Delete";
     remove.setAttribute("aria-label", "Delete this pin");
     remove.addEventListener("click", () => this.remove(annotation.id));
-    item.append(text, remove, where);
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.textContent = "Rename";
+    rename.setAttribute("aria-label", "Rename this pin");
+    rename.addEventListener("click", () => this.edit(annotation.id));
+    item.append(text, rename, remove, where);
     this.list.append(item);
     this.items.set(annotation.id, { group, item });
     window.xrViewer.pins = this.items.size;
@@ -52,6 +60,50 @@ export class Pins {
 
   async load() {
     for (const annotation of await this.api.list()) this.show(annotation);
+  }
+
+  // The label becomes a text field; Enter (or leaving the field) saves, Escape cancels.
+  edit(id) {
+    const { item } = this.items.get(id);
+    const text = item.querySelector(".label");
+    if (item.querySelector("input")) return;
+    const field = document.createElement("input");
+    field.type = "text";
+    field.maxLength = 200;
+    field.value = text.textContent;
+    field.setAttribute("aria-label", "New label");
+    text.replaceWith(field);
+    field.focus();
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const label = field.value.trim();
+      field.replaceWith(text);
+      if (!save || !label || label === text.textContent) return;
+      try {
+        const annotation = await this.api.rename(id, label);
+        this.relabel(id, annotation.label);
+        this.say(`Pin renamed "${annotation.label}".`);
+      } catch (error) {
+        this.say(`The pin was not renamed: ${error.message}`, true);
+      }
+    };
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") finish(true);
+      if (event.key === "Escape") finish(false);
+    });
+    field.addEventListener("blur", () => finish(true));
+  }
+
+  relabel(id, label) {
+    const { group, item } = this.items.get(id);
+    const old = group.children[1];
+    group.remove(old);
+    old.material.map.dispose();
+    group.add(this.sprite(label));
+    item.querySelector(".label").textContent = label;
+    this.onChange();
   }
 
   async remove(id) {

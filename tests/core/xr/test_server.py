@@ -109,3 +109,19 @@ def test_bodies_that_are_not_small_json_are_refused(client, scene_id, store):
     huge = json.dumps({"position": [0, 0, 0], "label": "x", "padding": "y" * MAX_BODY_BYTES})
     assert client.post(url, content=huge, headers=as_json).status_code == 413
     assert store.annotations(scene_id) == []
+
+
+def test_a_pin_is_relabelled_through_its_own_scene_only(client, scene_id, store):
+    pin = _post(client, scene_id, {"position": [0, 0, 0.05], "label": "Look here"}).json()
+    url = f"/api/scenes/{scene_id}/annotations/{pin['id']}"
+    renamed = client.patch(url, json={"label": "  consolidation, right lower lobe  "})
+    assert renamed.status_code == 200 and renamed.json()["label"] == "consolidation, right lower lobe"
+    assert renamed.json()["position"] == [0, 0, 0.05]
+    assert [a.label for a in store.annotations(scene_id)] == ["consolidation, right lower lobe"]
+    assert client.patch(url, json={"label": ""}).status_code == 400
+    assert client.patch(url, json={"text": "x"}).status_code == 400
+    assert client.patch(url, content=b"label=x", headers={"content-type": "text/plain"}).status_code == 415
+    other = store.create(GLB, title="other").id
+    assert client.patch(f"/api/scenes/{other}/annotations/{pin['id']}", json={"label": "x"}).status_code == 404
+    assert client.patch(f"/api/scenes/{scene_id}/annotations/999", json={"label": "x"}).status_code == 404
+    assert [a.label for a in store.annotations(scene_id)] == ["consolidation, right lower lobe"]
