@@ -60,8 +60,8 @@ with st.form("train_settings"):
     columns = st.columns([2, 1, 1])
     limit = columns[0].number_input("At most this many training images per class (0: all)", 0, 100_000, 0,
                                     key="train_limit", help="For a quick trial run.")  # fmt: skip
-    choices = {"val_loss": "the lowest validation loss", "last": "the last"}
-    select = columns[1].selectbox("The model is the epoch with", SELECTIONS, key="train_select",
+    choices = {"val_loss": "lowest validation loss", "last": "the last"}
+    select = columns[1].selectbox("Epoch that becomes the model", SELECTIONS, key="train_select",
                                   format_func=choices.get)  # fmt: skip
     ema = columns[2].toggle("Average the weights (EMA 0.999)", key="train_ema",
                             help="Validate and keep a moving average of the weights over training steps.")  # fmt: skip
