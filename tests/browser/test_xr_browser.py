@@ -127,47 +127,50 @@ def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, 
     before = len(SceneStore().annotations(scene_id))
     page.get_by_role("button", name="ENTER VR").click()
     page.wait_for_function("window.xrViewer.xrFrames > 30", timeout=TIMEOUT_MS)
+
+    def hold(hand: str, action: str, frames: int = 3, seconds: float = 0.0) -> None:
+        """Act on an emulated controller, then let the viewer render ``frames`` frames (and ``seconds`` pass): input
+        is read once per frame, and a loaded machine renders few of them."""
+        first = page.evaluate("window.xrViewer.xrFrames")
+        page.evaluate(f"() => window.xrDevice.controllers.{hand}.{action}")
+        page.wait_for_function(f"window.xrViewer.xrFrames >= {first + frames}", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(int(seconds * 1000))
+
     # The right hand at the model's height, pointing straight ahead (-Z) at its middle; pull the trigger.
-    page.evaluate("() => { const hand = window.xrDevice.controllers.right;"
-                  " hand.position.set(0, 1.3, 0); hand.quaternion.set(0, 0, 0, 1); }")  # fmt: skip
-    page.wait_for_timeout(300)
-    page.evaluate("() => window.xrDevice.controllers.right.updateButtonValue('trigger', 1)")
-    page.wait_for_timeout(300)
-    page.evaluate("() => window.xrDevice.controllers.right.updateButtonValue('trigger', 0)")
+    hold("right", "position.set(0, 1.3, 0)")
+    hold("right", "quaternion.set(0, 0, 0, 1)")
+    hold("right", "updateButtonValue('trigger', 1)")
+    hold("right", "updateButtonValue('trigger', 0)")
     page.wait_for_function(f"window.xrViewer.pins > {before}", timeout=TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr.png"))
     pins = SceneStore().annotations(scene_id)
     assert len(pins) == before + 1 and pins[-1].label == "Look here"  # the first preset label
 
-    def hold(hand: str, action: str, seconds: float = 0.6) -> None:
-        page.evaluate(f"() => window.xrDevice.controllers.{hand}.{action}")
-        page.wait_for_timeout(int(seconds * 1000))
-
     # Right stick forward: the model grows. Left X: the cut is on; left stick back: it moves.
-    hold("right", "updateAxes('thumbstick', 0, -1)")
-    hold("right", "updateAxes('thumbstick', 0, 0)", 0.2)
+    hold("right", "updateAxes('thumbstick', 0, -1)", seconds=0.4)
+    hold("right", "updateAxes('thumbstick', 0, 0)")
     assert page.evaluate("window.xrViewer.scale") > 1.2
-    hold("left", "updateButtonValue('x-button', 1)", 0.3)
-    hold("left", "updateButtonValue('x-button', 0)", 0.3)
-    hold("left", "updateAxes('thumbstick', 0, 1)")
-    hold("left", "updateAxes('thumbstick', 0, 0)", 0.2)
+    hold("left", "updateButtonValue('x-button', 1)")
+    hold("left", "updateButtonValue('x-button', 0)")
+    hold("left", "updateAxes('thumbstick', 0, 1)", seconds=0.4)
+    hold("left", "updateAxes('thumbstick', 0, 0)")
     cut = page.evaluate("window.xrViewer.cut")
     assert cut["enabled"] and cut["position"] < -0.1
     # Squeeze, move the hand 20 cm to the right, let go: the model went with it.
     start = page.evaluate("window.xrViewer.modelAt")
-    hold("right", "updateButtonValue('squeeze', 1)", 0.3)
-    hold("right", "position.set(0.2, 1.3, 0)", 0.3)
-    hold("right", "updateButtonValue('squeeze', 0)", 0.3)
+    hold("right", "updateButtonValue('squeeze', 1)")
+    hold("right", "position.set(0.2, 1.3, 0)")
+    hold("right", "updateButtonValue('squeeze', 0)")
     moved = page.evaluate("window.xrViewer.modelAt")
     assert abs(moved[0] - start[0] - 0.2) < 0.02 and abs(moved[1] - start[1]) < 0.02
     # Both hands squeeze 40 cm apart and part to 60 cm: the model grows by half.
     scale = page.evaluate("window.xrViewer.scale")
-    hold("left", "position.set(-0.2, 1.3, 0)", 0.2)
-    hold("right", "updateButtonValue('squeeze', 1)", 0.2)
-    hold("left", "updateButtonValue('squeeze', 1)", 0.3)
-    hold("left", "position.set(-0.4, 1.3, 0)", 0.3)
-    hold("left", "updateButtonValue('squeeze', 0)", 0.2)
-    hold("right", "updateButtonValue('squeeze', 0)", 0.3)
+    hold("left", "position.set(-0.2, 1.3, 0)")
+    hold("right", "updateButtonValue('squeeze', 1)")
+    hold("left", "updateButtonValue('squeeze', 1)")
+    hold("left", "position.set(-0.4, 1.3, 0)")
+    hold("left", "updateButtonValue('squeeze', 0)")
+    hold("right", "updateButtonValue('squeeze', 0)")
     assert page.evaluate("window.xrViewer.scale") == pytest.approx(1.5 * scale, rel=0.05)
     page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr_cut.png"))
     assert page.evaluate("window.xrViewer.xrFrames") > 30 and errors == []
