@@ -74,7 +74,11 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
         link.caption("The viewer: orbit and zoom on a desktop; in a headset, walk around the model life-size, cut "
                      "it open and drop labelled pins, which are kept with the scene.")  # fmt: skip
         return
-    url = viewer_url(_app_url(), scene_id)
+    try:
+        url = viewer_url(_app_url(), scene_id)
+    except CoreError as error:
+        link.error(f"No link can be made: {error} Check XRAY_PUBLIC_URL.")
+        return
     code, text = link.columns([1, 2])
     code.image(qr_png(url), caption="Scan with the headset", width=170)
     text.link_button("Open the viewer", url, icon=":material/open_in_new:")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.errors import InputError
 from core.store.db import Base, StoreError, as_utc, data_home, session_factory
@@ -78,6 +78,14 @@ class Annotation:
     position: tuple[float, float, float]
     label: str
     created: dt.datetime
+
+
+def _pin(session: Session, scene_id: str, annotation_id: int) -> _AnnotationRow:
+    """An annotation's row, only through its own scene."""
+    row = session.get(_AnnotationRow, int(annotation_id))
+    if row is None or row.scene_id != scene_id:
+        raise SceneNotFound(f"No annotation {annotation_id} in scene '{scene_id}'.")
+    return row
 
 
 class SceneStore:
@@ -145,9 +153,7 @@ class SceneStore:
         """Change a pin's label (e.g. one dropped in a headset with a preset label)."""
         label = _clean_label(label)
         with self._sessions.begin() as session:
-            row = session.get(_AnnotationRow, int(annotation_id))
-            if row is None or row.scene_id != scene_id:
-                raise SceneNotFound(f"No annotation {annotation_id} in scene '{scene_id}'.")
+            row = _pin(session, scene_id, annotation_id)
             row.label = label
             return Annotation(id=row.id, scene_id=scene_id, position=(row.x, row.y, row.z), label=label,
                               created=as_utc(row.created))  # fmt: skip
@@ -155,7 +161,4 @@ class SceneStore:
     def delete_annotation(self, scene_id: str, annotation_id: int) -> None:
         """Remove one pin of a scene."""
         with self._sessions.begin() as session:
-            row = session.get(_AnnotationRow, int(annotation_id))
-            if row is None or row.scene_id != scene_id:
-                raise SceneNotFound(f"No annotation {annotation_id} in scene '{scene_id}'.")
-            session.delete(row)
+            session.delete(_pin(session, scene_id, annotation_id))

@@ -38,9 +38,10 @@ def headset_notes(url: str) -> list[str]:
     host = parts.hostname or ""
     local = host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
     if local:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         return [
             f"This link names {host}, which on a headset is the headset itself. Either forward the port over USB "
-            f"(`adb reverse tcp:{parts.port or 80} tcp:{parts.port or 80}`, then open the link in the headset's "
+            f"(`adb reverse tcp:{port} tcp:{port}`, then open the link in the headset's "
             "browser), or open the app by its network address over HTTPS (README, 'Open in VR')."
         ]
     if parts.scheme != "https":

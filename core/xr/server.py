@@ -13,7 +13,8 @@
 
 A scene id is a 128-bit random token: whoever has the link (the QR code on the export panel) may view and
 annotate that scene, nobody can list scenes. Unknown ids get 404; bad input 400 (413 past 4 KB, 415 for a body
-that is not JSON, which also keeps plain HTML forms on other sites from posting). Labels are data: stored as
+that is not JSON, which also keeps plain HTML forms on other sites from posting); a database that cannot be
+reached 503, always with a sentence. Labels are data: stored as
 given, sent as JSON, drawn by the viewer with ``textContent`` and canvas text, and the page's Content Security
 Policy allows no inline script.
 """
@@ -24,6 +25,7 @@ import functools
 import html
 import json
 import re
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.errors import InputError
-from core.store.scenes import Annotation, SceneNotFound, SceneStore
+from core.store.db import StoreError
+from core.store.scenes import Annotation, Scene, SceneNotFound, SceneStore
 
 __all__ = ["MAX_BODY_BYTES", "STATIC", "routes", "standalone_app", "viewer_path"]
 
@@ -89,6 +92,54 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
+def _answering(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """The API handler with every refusal answered as a JSON sentence: 404 unknown scene or pin, 400 bad content,
+    413/415 (:class:`_Refused`), 503 when the database cannot be reached."""
+
+    @functools.wraps(handler)
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _Refused as refusal:
+            return _error(refusal.status, refusal.message)
+        except SceneNotFound:
+            return _error(404, "No such scene or annotation.")
+        except InputError as error:
+            return _error(400, str(error))
+        except StoreError as error:
+            return _error(503, f"The annotations cannot be reached just now: {error}")
+
+    return answer
+
+
+async def _json_object(request: Request, *, with_position: bool) -> dict:
+    """The request's JSON object with a text ``label`` (and a ``position`` of three numbers if ``with_position``)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise _Refused(415, "Send the annotation as JSON (Content-Type: application/json).")
+    try:
+        value = json.loads(await _read_body(request))
+    except _TooLarge as error:
+        raise _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _Refused(400, "The body is not valid JSON.") from error
+    if not isinstance(value, dict):
+        raise InputError("An annotation is a JSON object with 'position' and 'label'.")
+    if with_position:
+        position = value.get("position")
+        if not isinstance(position, list) or len(position) != 3:
+            raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
+            raise InputError("An annotation's position is three numbers (metres).")
+    if not isinstance(value.get("label"), str):
+        raise InputError("An annotation needs 'label': text.")
+    return value
+
+
+@functools.cache
+def _page(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
 def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     """The viewer's routes, over ``store`` (by default a :class:`SceneStore` on the project's database, opened on
     first use)."""
@@ -97,87 +148,46 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     def scenes() -> SceneStore:
         return store or SceneStore()
 
-    def scene_or_none(request: Request):
+    def scene_of(request: Request) -> Scene:
+        """The request's scene, or :class:`SceneNotFound` (also for ids that cannot be one)."""
         scene_id = request.path_params["scene"]
         if not _SCENE_ID.fullmatch(scene_id):
-            return None
-        try:
-            return scenes().get(scene_id)
-        except SceneNotFound:
-            return None
+            raise SceneNotFound(f"No scene '{scene_id}'.")
+        return scenes().get(scene_id)
 
     async def viewer(request: Request) -> Response:
-        scene = await run_in_threadpool(scene_or_none, request)
-        if scene is None:
-            page = (STATIC / "missing.html").read_text(encoding="utf-8")
-            return HTMLResponse(page, status_code=404, headers=_SECURITY_HEADERS)
-        page = (STATIC / "viewer.html").read_text(encoding="utf-8")
-        page = page.replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
+        try:
+            scene = await run_in_threadpool(scene_of, request)
+        except SceneNotFound:
+            return HTMLResponse(_page("missing.html"), status_code=404, headers=_SECURITY_HEADERS)
+        page = _page("viewer.html").replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
         return HTMLResponse(page, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
 
+    @_answering
     async def model(request: Request) -> Response:
-        scene = await run_in_threadpool(scene_or_none, request)
-        if scene is None:
-            return _error(404, "No such scene.")
-        return FileResponse(
-            scene.path, media_type="model/gltf-binary", headers={"Cache-Control": "private, max-age=3600"}
-        )
+        scene = await run_in_threadpool(scene_of, request)
+        caching = {"Cache-Control": "private, max-age=3600"}  # a scene's model never changes
+        return FileResponse(scene.path, media_type="model/gltf-binary", headers=caching)
 
-    async def payload(request: Request, required: dict[str, str]) -> dict:
-        """The request's JSON object, with the ``required`` keys; :class:`InputError` or :class:`_Refused`."""
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            raise _Refused(415, "Send the annotation as JSON (Content-Type: application/json).")
-        try:
-            value = json.loads(await _read_body(request))
-        except _TooLarge as error:
-            raise _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.") from error
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise _Refused(400, "The body is not valid JSON.") from error
-        if not isinstance(value, dict):
-            raise InputError(f"An annotation is a JSON object with {' and '.join(map(repr, required))}.")
-        if "position" in required:
-            position = value.get("position")
-            if not isinstance(position, list) or len(position) != 3:
-                raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
-                raise InputError("An annotation's position is three numbers (metres).")
-        if not isinstance(value.get("label"), str):
-            raise InputError("An annotation needs 'label': text.")
-        return value
-
+    @_answering
     async def annotations(request: Request) -> Response:
-        scene = await run_in_threadpool(scene_or_none, request)
-        if scene is None:
-            return _error(404, "No such scene.")
+        scene = await run_in_threadpool(scene_of, request)
         if request.method == "GET":
             pins = await run_in_threadpool(scenes().annotations, scene.id)
             return JSONResponse([_as_json(p) for p in pins], headers={"Cache-Control": "no-store"})
-        try:
-            body = await payload(request, {"position": "[x, y, z]", "label": "text"})
-            pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(body["position"]), body["label"])
-        except _Refused as refusal:
-            return _error(refusal.status, refusal.message)
-        except InputError as error:
-            return _error(400, str(error))
+        body = await _json_object(request, with_position=True)
+        pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(body["position"]), body["label"])
         return JSONResponse(_as_json(pin), status_code=201)
 
+    @_answering
     async def annotation(request: Request) -> Response:
-        scene = await run_in_threadpool(scene_or_none, request)
-        if scene is None:
-            return _error(404, "No such scene.")
+        scene = await run_in_threadpool(scene_of, request)
         pin_id = request.path_params["pin"]
-        try:
-            if request.method == "DELETE":
-                await run_in_threadpool(scenes().delete_annotation, scene.id, pin_id)
-                return Response(status_code=204)
-            body = await payload(request, {"label": "text"})
-            pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body["label"])
-        except SceneNotFound:
-            return _error(404, "No such annotation in this scene.")
-        except _Refused as refusal:
-            return _error(refusal.status, refusal.message)
-        except InputError as error:
-            return _error(400, str(error))
+        if request.method == "DELETE":
+            await run_in_threadpool(scenes().delete_annotation, scene.id, pin_id)
+            return Response(status_code=204)
+        body = await _json_object(request, with_position=False)
+        pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body["label"])
         return JSONResponse(_as_json(pin))
 
     return [

@@ -125,3 +125,14 @@ def test_a_pin_is_relabelled_through_its_own_scene_only(client, scene_id, store)
     assert client.patch(f"/api/scenes/{other}/annotations/{pin['id']}", json={"label": "x"}).status_code == 404
     assert client.patch(f"/api/scenes/{scene_id}/annotations/999", json={"label": "x"}).status_code == 404
     assert [a.label for a in store.annotations(scene_id)] == ["consolidation, right lower lobe"]
+
+
+def test_a_database_that_cannot_be_reached_is_a_sentence_not_a_traceback(client, scene_id, store, monkeypatch):
+    from core.store.db import StoreError
+
+    def unreachable(*args, **kwargs):
+        raise StoreError("the database file is locked")
+
+    monkeypatch.setattr(store, "annotations", unreachable)
+    response = client.get(f"/api/scenes/{scene_id}/annotations")
+    assert response.status_code == 503 and "locked" in response.json()["error"]
