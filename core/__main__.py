@@ -34,6 +34,7 @@ def _train(args: argparse.Namespace) -> int:
         snapshot_epochs=tuple(args.snapshots),
         ema_decay=args.ema,
         select=args.select,
+        mixup=args.mixup,
         per_class_limit=args.per_class_limit,
         threads=args.threads,
         device=args.device,
@@ -189,6 +190,13 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.select,
         choices=SELECTIONS,
         help="the epoch that becomes the model: lowest validation loss, or the last",
+    )
+    train.add_argument(
+        "--mixup",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help="blend training images and their targets in pairs, weight ~ Beta(ALPHA, ALPHA) (e.g. 0.4)",
     )
     train.add_argument("--snapshots", type=int, nargs="*", default=[], help="epochs to keep calibrated snapshots of")
     train.add_argument("--per-class-limit", type=int, help="at most this many train images per class (quick runs)")

@@ -62,14 +62,15 @@ def main() -> None:
         history = load_checkpoint(args.run / "last.pt")["meta"]["history"]  # the whole run, for its curves
         meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
-    averaging = f" --ema {config.ema_decay}" if config.ema_decay else ""
+    options = f" --ema {config.ema_decay}" if config.ema_decay else ""
+    options += f" --mixup {config.mixup}" if config.mixup else ""
     chosen = "the last epoch" if config.select == "last" else "the epoch chosen by validation loss"
     notes = [
         "## How these figures were produced",
         "",
         f"`python -m core train --data DATA --out RUN --arch {config.arch} --epochs {config.epochs} --input-size "
         f"{config.input_size} --augment {config.augment} --balance {config.balance} --seed {config.seed} --snapshots "
-        f"{' '.join(map(str, config.snapshot_epochs))}{averaging} --select {config.select}` then "
+        f"{' '.join(map(str, config.snapshot_epochs))}{options} --select {config.select}` then "
         "`python scripts/ship_model.py --run RUN --data DATA`;",
         "check with `python -m core evaluate --data DATA --split test --json` (the default model).",
         "The epoch table evaluates calibrated snapshots of that one run after 10, 20 and 50 epochs (each with its own",

@@ -120,7 +120,8 @@ def render_model_card(
         f"  data fingerprint `{data['fingerprint']}`.",
         f"- Recipe: AdamW, one-cycle learning rate peaking at {recipe['learning_rate']}, weight decay",
         f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
-        f"  {recipe['balance']}; augmentation: {_augmentation(recipe['augment'])}.",
+        f"  {recipe['balance']}; augmentation: {_augmentation(recipe['augment'])}"
+        + (f"; mixup (alpha {recipe['mixup']})." if recipe.get("mixup") else "."),
         f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}.",
         "",
         "## Figures",

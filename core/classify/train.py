@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import beta as beta_distribution
 from torch import nn
 
 from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
@@ -92,6 +93,10 @@ class TrainConfig:
     select : str
         Which epoch becomes the model: ``"val_loss"`` the lowest validation loss, ``"last"`` the last one (the
         end of the one-cycle schedule), which leaves the choice to no noisy validation figure.
+    mixup : float, optional
+        Mixup's ``alpha`` (Zhang et al. 2018): each training image is blended with another image of its batch,
+        ``λ x₁ + (1 − λ) x₂``, and so is its target, with ``λ ~ Beta(alpha, alpha)`` per image; it discourages
+        confident extrapolation away from the training images. Off when omitted.
     per_class_limit : int, optional
         Use at most this many ``train/`` images per class (and proportionally fewer for validation and test):
         for quick trials and tests.
@@ -118,6 +123,7 @@ class TrainConfig:
     snapshot_epochs: tuple[int, ...] = ()
     ema_decay: float | None = None
     select: str = "val_loss"
+    mixup: float | None = None
     per_class_limit: int | None = None
     threads: int | None = None
     device: str | None = None
@@ -142,6 +148,8 @@ class TrainConfig:
             problems.append(f"the EMA decay must lie in (0, 1), not {self.ema_decay}")
         if self.select not in SELECTIONS:
             problems.append(f"select must be one of {', '.join(SELECTIONS)}, not '{self.select}'")
+        if self.mixup is not None and not 0.0 < self.mixup <= 10.0:
+            problems.append(f"mixup's alpha must lie in (0, 10], not {self.mixup}")
         if self.per_class_limit is not None and self.per_class_limit < 4:
             problems.append("per_class_limit must be at least 4")
         if problems:
@@ -231,6 +239,28 @@ def _epoch_order(labels: torch.Tensor, balance: str, generator: torch.Generator)
     return torch.randperm(labels.numel(), generator=generator)
 
 
+def mixup_weights(count: int, *, alpha: float, generator: torch.Generator) -> torch.Tensor:
+    """``count`` draws of ``λ ~ Beta(alpha, alpha)``, by inverting the Beta CDF at uniforms from ``generator`` (a
+    seeded run mixes the same way every time; torch's Beta sampler takes no generator)."""
+    uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
+    return torch.from_numpy(beta_distribution.ppf(uniforms.numpy(), alpha, alpha))
+
+
+def mix(
+    batch: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixup: each image, target and loss weight blended with those of a random partner in the same batch, with
+    one weight per image from :func:`mixup_weights`."""
+    lam = mixup_weights(target.numel(), alpha=alpha, generator=generator).to(batch.dtype)
+    partner = torch.randperm(target.numel(), generator=generator)
+    image_lam = lam.view(-1, *([1] * (batch.dim() - 1)))
+    return (
+        image_lam * batch + (1 - image_lam) * batch[partner],
+        lam * target + (1 - lam) * target[partner],
+        lam * weight + (1 - lam) * weight[partner],
+    )
+
+
 def _train_epoch(
     model: nn.Module,
     images: torch.Tensor,
@@ -259,10 +289,13 @@ def _train_epoch(
         if AUGMENTATIONS[config.augment] is not None:
             params = sample_augmentation(index.numel(), generator=generator, **AUGMENTATIONS[config.augment])
             batch = augment(batch, params, noise=torch.randn(batch.shape, generator=generator))
+        target, weight = labels[index].float(), weights[index]
+        if config.mixup:
+            batch, target, weight = mix(batch, target, weight, alpha=config.mixup, generator=generator)
         batch = batch.to(device, memory_format=torch.channels_last)
-        target = labels[index].float().to(device)
+        target, weight = target.to(device), weight.to(device)
         logits = model(batch)
-        loss = F.binary_cross_entropy_with_logits(logits, target, weight=weights[index].to(device))
+        loss = F.binary_cross_entropy_with_logits(logits, target, weight=weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

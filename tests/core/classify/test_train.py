@@ -118,11 +118,49 @@ def test_the_sampler_draws_classes_equally_often():
     assert share == pytest.approx(0.5, abs=0.06)  # 400 draws: binomial standard deviation 0.025
 
 
+def test_mixup_blends_images_targets_and_weights_with_one_partner_each():
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.arange(8, dtype=torch.float32).view(8, 1, 1, 1).expand(8, 1, 4, 4).contiguous()
+    target = torch.tensor([0.0, 1.0] * 4)
+    weight = torch.tensor([3.0, 1.0] * 4)
+    images, targets, weights = train_module.mix(batch, target, weight, alpha=0.4, generator=generator)
+    assert images.shape == batch.shape and targets.shape == target.shape
+    for i in range(8):
+        value = float(images[i, 0, 0, 0])
+        assert torch.allclose(images[i], torch.full((1, 4, 4), value))  # one weight per image, whole image
+        # Some partner j and weight l with value = l*i + (1-l)*j, and the target and loss weight mixed alike.
+        solutions = [(j, (value - j) / (i - j)) for j in range(8) if j != i and 0 <= (value - j) / (i - j) <= 1]
+        solutions += [(i, 1.0)] if value == i else []
+        assert any(float(targets[i]) == pytest.approx(lam * target[i] + (1 - lam) * target[j], abs=1e-5)
+                   and float(weights[i]) == pytest.approx(lam * weight[i] + (1 - lam) * weight[j], abs=1e-5)
+                   for j, lam in solutions)  # fmt: skip
+    again = train_module.mix(batch, target, weight, alpha=0.4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], images)  # seeded: the same mix every time
+
+
+def test_mixup_weights_follow_beta_alpha_alpha():
+    # Beta(0.4, 0.4) is U-shaped (48 % of draws within 0.1 of 0 or 1); Beta(4, 4) is peaked at 1/2 (0.5 %).
+    generator = torch.Generator().manual_seed(1)
+    for alpha, outer_share in ((0.4, 0.479), (4.0, 0.005)):
+        lam = train_module.mixup_weights(20_000, alpha=alpha, generator=generator)
+        assert float(lam.min()) >= 0.0 and float(lam.max()) <= 1.0
+        assert float(lam.mean()) == pytest.approx(0.5, abs=0.02)
+        assert float(((lam < 0.1) | (lam > 0.9)).double().mean()) == pytest.approx(outer_share, abs=0.02)
+
+
+def test_a_mixup_run_trains_and_records_it(shared_data, tmp_path):
+    train(quick_config(shared_data, tmp_path, epochs=2, mixup=0.4))
+    meta = load_checkpoint(tmp_path / "model.pt")["meta"]
+    assert meta["recipe"]["mixup"] == 0.4
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert all(np.isfinite(h["train_loss"]) for h in history)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"arch": "alexnet"}, "unknown architecture"), ({"balance": "smote"}, "balance must be"),
      ({"epochs": 0}, "epochs must be"), ({"input_size": 8}, "input size"), ({"ema_decay": 1.0}, "EMA decay"),
-     ({"select": "val_auc"}, "select must be")],
+     ({"select": "val_auc"}, "select must be"), ({"mixup": 0.0}, "mixup's alpha")],
 )  # fmt: skip
 def test_bad_settings_are_refused(changes, message, tmp_path):
     with pytest.raises(InputError, match=message):
