@@ -60,14 +60,20 @@ def test_grad_cam_gradients_are_finite(diagnoser, real_xray):
 
 
 def test_faithfulness_is_high_for_the_model_s_own_map_and_low_for_a_random_one(diagnoser, shared_data):
-    xray = read_xray_file(shared_data / "chest_xray" / "test" / "PNEUMONIA" / CLEAR_CASES["PNEUMONIA"][0])
-    inputs = diagnoser.classifier.batch([xray])
-    cam = diagnoser.explainer.explain(inputs, method="Grad-CAM")
-    # A sure verdict (P ≈ 1): the probability barely moves, the log-odds do.
-    assert cam.faithfulness.excess > 0.5 and cam.faithfulness.assessment != "decorative"
-    random_map = np.random.default_rng(0).random(cam.heat.shape, dtype=np.float32)
-    decorative = diagnoser.explainer.faithfulness(inputs, random_map, target=cam.target, seed=1)
-    assert abs(decorative.excess) < 0.25 and decorative.assessment == "decorative"
+    own, random = [], []
+    for label, names in CLEAR_CASES.items():
+        for name in names:
+            inputs = diagnoser.classifier.batch([read_xray_file(shared_data / "chest_xray" / "test" / label / name)])
+            cam = diagnoser.explainer.explain(inputs, method="Grad-CAM")
+            random_map = np.random.default_rng(0).random(cam.heat.shape, dtype=np.float32)
+            decorative = diagnoser.explainer.faithfulness(inputs, random_map, target=cam.target, seed=1)
+            own.append(cam.faithfulness.excess)
+            random.append(decorative.excess)
+            assert abs(decorative.excess) < 0.25 and decorative.assessment == "decorative"
+    # Sure verdicts (P ≈ 1): the probability barely moves, the log-odds do. The map beats chance on every image
+    # and clearly so on most (how clearly varies by image: the shipped model's median is about 1 on these four).
+    assert all(a > b + 0.05 for a, b in zip(own, random, strict=True)), (own, random)
+    assert np.median(own) > 0.5, own
 
 
 def test_suitability_warnings_reach_the_diagnosis(diagnoser):
