@@ -57,15 +57,16 @@ with st.form("train_settings"):
     augment = columns[1].selectbox("Augmentation", list(AUGMENTATIONS), index=1, key="train_augment")
     balance = columns[2].selectbox("Class imbalance", BALANCE_MODES, key="train_balance_mode")
     seed = columns[3].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    columns = st.columns([2, 1, 1, 1])
+    columns = st.columns(2)
     limit = columns[0].number_input("At most this many training images per class (0: all)", 0, 100_000, 0,
                                     key="train_limit", help="For a quick trial run.")  # fmt: skip
     choices = {"val_loss": "lowest validation loss", "last": "the last"}
     select = columns[1].selectbox("Epoch that becomes the model", SELECTIONS, key="train_select",
                                   format_func=choices.get)  # fmt: skip
-    ema = columns[2].toggle("Average the weights (EMA 0.999)", key="train_ema",
+    columns = st.columns(2)
+    ema = columns[0].toggle("Average the weights (EMA 0.999)", key="train_ema",
                             help="Validate and keep a moving average of the weights over training steps.")  # fmt: skip
-    mixup = columns[3].toggle("Mixup (alpha 0.4)", key="train_mixup",
+    mixup = columns[1].toggle("Mixup (alpha 0.4)", key="train_mixup",
                               help="Blend training images and their labels in pairs (less over-confident)")  # fmt: skip
     start = st.form_submit_button("Start training", type="primary", disabled=summary is None)
 if start:
