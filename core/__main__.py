@@ -29,6 +29,7 @@ def _train(args: argparse.Namespace) -> int:
         augment=args.augment,
         pretrained=args.pretrained,
         seed=args.seed,
+        split_seed=args.split_seed,
         validation_fraction=args.validation_fraction,
         target_sensitivity=args.target_sensitivity,
         snapshot_epochs=tuple(args.snapshots),
@@ -176,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", default=defaults.augment, choices=list(AUGMENTATIONS), help="augmentation level")
     train.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (needs a network)")
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--split-seed", type=int, help="seed of the validation split alone (default: --seed)")
     train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
     train.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
     train.add_argument(

@@ -57,12 +57,15 @@ with st.form("train_settings"):
     augment = columns[1].selectbox("Augmentation", list(AUGMENTATIONS), index=1, key="train_augment")
     balance = columns[2].selectbox("Class imbalance", BALANCE_MODES, key="train_balance_mode")
     seed = columns[3].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    columns = st.columns(2)
-    limit = columns[0].number_input("At most this many training images per class (0: all)", 0, 100_000, 0,
-                                    key="train_limit", help="For a quick trial run.")  # fmt: skip
+    columns = st.columns(3)
+    limit = columns[0].number_input("Training images per class (0: all)", 0, 100_000, 0, key="train_limit",
+                                    help="At most this many: for a quick trial run.")  # fmt: skip
     choices = {"val_loss": "lowest validation loss", "last": "the last"}
     select = columns[1].selectbox("Epoch that becomes the model", SELECTIONS, key="train_select",
                                   format_func=choices.get)  # fmt: skip
+    split_seed = columns[2].number_input("Validation split seed", 0, 2**31 - 1, 0, key="train_split_seed",
+                                         help="Runs with the same split seed are validated on the same patients, "
+                                         "so their validation figures compare.")  # fmt: skip
     columns = st.columns(2)
     ema = columns[0].toggle("Average the weights (EMA 0.999)", key="train_ema",
                             help="Validate and keep a moving average of the weights over training steps.")  # fmt: skip
@@ -72,8 +75,8 @@ with st.form("train_settings"):
 if start:
     settings = dict(data=data, arch=arch, epochs=int(epochs), learning_rate=float(learning_rate),
                     batch_size=int(batch_size), input_size=int(input_size), augment=augment, balance=balance,
-                    seed=int(seed), per_class_limit=int(limit) or None, select=select, ema_decay=0.999 if ema else None,
-                    mixup=0.4 if mixup else None,
+                    seed=int(seed), split_seed=int(split_seed), per_class_limit=int(limit) or None, select=select,
+                    ema_decay=0.999 if ema else None, mixup=0.4 if mixup else None,
                     threads=max(1, (os.cpu_count() or 2) - 1))  # leave a core to the app  # fmt: skip
     try:
         TrainConfig(out="", **settings)  # validates every setting before anything starts

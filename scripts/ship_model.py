@@ -64,6 +64,7 @@ def main() -> None:
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     options = f" --ema {config.ema_decay}" if config.ema_decay else ""
     options += f" --mixup {config.mixup}" if config.mixup else ""
+    options += f" --split-seed {config.split_seed}" if config.split_seed is not None else ""
     chosen = "the last epoch" if config.select == "last" else "the epoch chosen by validation loss"
     notes = [
         "## How these figures were produced",

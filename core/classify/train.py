@@ -79,7 +79,11 @@ class TrainConfig:
     pretrained : bool
         Start from ImageNet weights (needs a network once).
     seed : int
-        Seeds the validation split, initialisation, shuffling, augmentation and dropout.
+        Seeds initialisation, shuffling, augmentation and dropout, and the validation split unless ``split_seed``
+        is given.
+    split_seed : int, optional
+        Seeds the patient-disjoint validation split alone, so that runs with different seeds are validated (and
+        compared, or averaged) on the same images; ``seed`` when omitted.
     validation_fraction : float
         Share of ``train/`` patients held out for validation.
     target_sensitivity : float, optional
@@ -118,6 +122,7 @@ class TrainConfig:
     augment: str = "standard"
     pretrained: bool = False
     seed: int = 0
+    split_seed: int | None = None
     validation_fraction: float = 0.1
     target_sensitivity: float | None = None
     snapshot_epochs: tuple[int, ...] = ()
@@ -154,6 +159,11 @@ class TrainConfig:
             problems.append("per_class_limit must be at least 4")
         if problems:
             raise InputError("Invalid training settings: " + "; ".join(problems) + ".")
+
+    @property
+    def validation_seed(self) -> int:
+        """The seed of the validation split."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def recipe(self) -> dict[str, Any]:
         """The settings that define what is trained (no paths, threads or device)."""
@@ -198,13 +208,14 @@ def dataset_splits(config: TrainConfig) -> Splits:
         test = scan_dataset(root, splits=("test",))["test"]
     except InputError:
         test = ()  # a folder without test/ still trains; nothing is reported on test then
-    train, validation = split_by_patient(train_all, validation_fraction=config.validation_fraction, seed=config.seed)
+    train, validation = split_by_patient(train_all, validation_fraction=config.validation_fraction,
+                                       seed=config.validation_seed)  # fmt: skip
     if config.per_class_limit:
         share = config.validation_fraction / (1 - config.validation_fraction)
         small = max(2, round(config.per_class_limit * share))
-        train = _limit(train, config.per_class_limit, config.seed)
-        validation = _limit(validation, small, config.seed)
-        test = _limit(test, small, config.seed) if test else ()
+        train = _limit(train, config.per_class_limit, config.validation_seed)
+        validation = _limit(validation, small, config.validation_seed)
+        test = _limit(test, small, config.validation_seed) if test else ()
     for name, records in (("training", train), ("validation", validation)):
         if min(count_labels(records).values()) < 2:
             raise InputError(
@@ -458,8 +469,8 @@ def _train(
 
     splits = dataset_splits(config)
     log(
-        f"data: train {count_labels(splits.train)}, validation {count_labels(splits.validation)} "
-        f"(patient-disjoint, seed {config.seed}), test {count_labels(splits.test) if splits.test else 'none'}"
+        f"data: train {count_labels(splits.train)}, validation {count_labels(splits.validation)} (patient-disjoint, "
+        f"seed {config.validation_seed}), test {count_labels(splits.test) if splits.test else 'none'}"
     )
     prepare = partial(model_input, size=config.input_size)
     started = time.perf_counter()

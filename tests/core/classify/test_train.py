@@ -118,6 +118,17 @@ def test_the_sampler_draws_classes_equally_often():
     assert share == pytest.approx(0.5, abs=0.06)  # 400 draws: binomial standard deviation 0.025
 
 
+def test_the_split_seed_alone_fixes_the_validation_set(shared_data):
+    data = str(shared_data / "chest_xray")
+    base = train_module.dataset_splits(TrainConfig(data=data, out="", seed=0))
+    other_init = train_module.dataset_splits(TrainConfig(data=data, out="", seed=7, split_seed=0))
+    other_split = train_module.dataset_splits(TrainConfig(data=data, out="", seed=0, split_seed=7))
+    old_style = train_module.dataset_splits(TrainConfig(data=data, out="", seed=7))  # no split seed: the seed
+    assert other_init.validation == base.validation and other_init.train == base.train
+    assert other_split.validation != base.validation
+    assert old_style.validation == other_split.validation
+
+
 def test_mixup_blends_images_targets_and_weights_with_one_partner_each():
     generator = torch.Generator().manual_seed(0)
     batch = torch.arange(8, dtype=torch.float32).view(8, 1, 1, 1).expand(8, 1, 4, 4).contiguous()
