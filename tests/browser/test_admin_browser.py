@@ -27,7 +27,7 @@ def test_sign_in_train_and_see_the_model_in_the_registry(app_url, page, shared_d
     data.press("Enter")
     page.get_by_text("PNEUMONIA share").wait_for(state="attached", timeout=TIMEOUT_MS)  # a canvas grid
     page.get_by_role("spinbutton", name="Epochs").fill("3")
-    page.get_by_role("spinbutton", name="At most this many training").fill("16")
+    page.get_by_role("spinbutton", name="Training images per class").fill("16")
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("started").wait_for(timeout=TIMEOUT_MS)
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=TIMEOUT_MS)  # live curves
