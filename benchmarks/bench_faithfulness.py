@@ -36,9 +36,7 @@ DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray"
 
 def measure(model: Path, data: Path, *, methods: list[str], images: int) -> dict[str, dict]:
     recipe = load_checkpoint(model)["meta"]["recipe"]
-    config = TrainConfig(data=str(data), out="", seed=recipe["seed"], split_seed=recipe.get("split_seed"),
-                         validation_fraction=recipe["validation_fraction"])  # fmt: skip
-    validation = dataset_splits(config).validation
+    validation = dataset_splits(TrainConfig.from_recipe(recipe, data=data)).validation
     chosen = np.random.default_rng(0).choice(len(validation), size=min(images, len(validation)), replace=False)
     diagnoser = Diagnoser(model)
     batches = [diagnoser.classifier.batch([read_xray_file(validation[i].path)]) for i in chosen]

@@ -34,9 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recipe = load_checkpoint(args.run / "model.pt")["meta"]["recipe"]
-    config = TrainConfig(
-        data=args.data, out=str(args.run), **{**recipe, "snapshot_epochs": tuple(recipe["snapshot_epochs"])}
-    )
+    config = TrainConfig.from_recipe(recipe, data=args.data, out=args.run)
     splits = dataset_splits(config)
     prepare = partial(model_input, size=config.input_size)
     validation = load_images(splits.validation, prepare=prepare)

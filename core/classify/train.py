@@ -160,6 +160,11 @@ class TrainConfig:
         if problems:
             raise InputError("Invalid training settings: " + "; ".join(problems) + ".")
 
+    @classmethod
+    def from_recipe(cls, recipe: dict[str, Any], *, data: str | Path, out: str | Path = "") -> TrainConfig:
+        """The settings of a stored recipe (a checkpoint's ``meta["recipe"]``) over ``data``: the same splits."""
+        return cls(data=str(data), out=str(out), **{**recipe, "snapshot_epochs": tuple(recipe["snapshot_epochs"])})
+
     @property
     def validation_seed(self) -> int:
         """The seed of the validation split."""

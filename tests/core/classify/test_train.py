@@ -118,6 +118,12 @@ def test_the_sampler_draws_classes_equally_often():
     assert share == pytest.approx(0.5, abs=0.06)  # 400 draws: binomial standard deviation 0.025
 
 
+def test_a_stored_recipe_gives_back_the_same_settings(tmp_path):
+    config = TrainConfig(data=str(tmp_path), out="", seed=3, split_seed=1, snapshot_epochs=(10, 20), mixup=0.4)
+    again = TrainConfig.from_recipe(config.recipe(), data=tmp_path)
+    assert again == config and again.validation_seed == 1
+
+
 def test_the_split_seed_alone_fixes_the_validation_set(shared_data):
     data = str(shared_data / "chest_xray")
     base = train_module.dataset_splits(TrainConfig(data=data, out="", seed=0))
