@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {train,evaluate,predict,reconstruct-bench,xr-bench,hash-password} ...``
+"""Command line: ``python -m core {train,ensemble,evaluate,predict,reconstruct-bench,xr-bench,hash-password} ...``
 (``python -m core COMMAND --help`` for options)."""
 
 from __future__ import annotations
@@ -45,6 +45,20 @@ def _train(args: argparse.Namespace) -> int:
     model = train(config, log=lambda line: print(line, flush=True))
     if world_from_environment().is_main:  # under torchrun, one line, not one per process
         print(model)
+    return 0
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from core.classify.ensemble import build_ensemble
+
+    meta = build_ensemble(args.models, data=args.data, out=args.out, half=args.half)
+    figures = meta["validation"]
+    print(
+        f"{args.out}: {meta['members']} members, temperature {meta['temperature']:.3f}, threshold "
+        f"{meta['threshold']:.3f}; validation (n={figures['n']}) accuracy {figures['accuracy']:.4f}, sensitivity "
+        f"{figures['sensitivity']:.4f}, specificity {figures['specificity']:.4f}, AUC {figures['auc']:.4f}, "
+        f"ECE {figures['ece']:.4f}"
+    )
     return 0
 
 
@@ -207,6 +221,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="CPU threads for torch (default: OMP_NUM_THREADS, else torch's choice)")  # fmt: skip
     train.add_argument("--device", help="cpu, cuda, cuda:1... (default: a GPU if there is one)")
     train.set_defaults(run=_train)
+
+    ensemble = commands.add_parser(
+        "ensemble", help="average the logits of models trained alike (seeds apart); calibrate on their validation split"
+    )
+    ensemble.add_argument("--models", required=True, nargs="+", help="two or more checkpoints (e.g. RUN/model.pt)")
+    ensemble.add_argument("--data", required=True, help="the data folder the models were trained on")
+    ensemble.add_argument("--out", required=True, help="the ensemble's checkpoint")
+    ensemble.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    ensemble.set_defaults(run=_ensemble)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a model on a split; figures with 95%% intervals")
     evaluate.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")

@@ -1,7 +1,8 @@
 """Class activation maps (pytorch-grad-cam) and a per-image check of whether a map means anything.
 
 Methods: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhyay et al. 2018), Score-CAM (Wang et al. 2020) and
-Eigen-CAM (Muhammad & Yeasin 2020), on the layer each architecture names (:data:`core.classify.models.ARCHITECTURES`).
+Eigen-CAM (Muhammad & Yeasin 2020), on the layer each architecture names (:data:`core.classify.models.ARCHITECTURES`);
+for an ensemble, on that layer of every member, the members' maps averaged.
 
 **Faithfulness.** A heat map can look convincing and still not be what the model used. For each image we remove the
 pixels the map ranks highest (the top 20 %, filled in by ROAD's noisy linear imputation, Rong et al. 2022, so the
@@ -26,7 +27,7 @@ from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
 
 from core.classify.calibration import sigmoid
 from core.classify.data import LABELS
-from core.classify.models import ARCHITECTURES
+from core.classify.models import cam_layers
 from core.classify.predict import Classifier
 from core.errors import InputError
 
@@ -133,15 +134,14 @@ class Explainer:
         # every activation passing through. They sit on a private copy of the model, so predictions (and the
         # faithfulness passes) through ``classifier.model`` neither pay for them nor pile up tensors.
         self._cam_model = copy.deepcopy(classifier.model).eval()
-        layers = dict(self._cam_model.backbone.named_modules())
-        self.layer = layers[ARCHITECTURES[classifier.meta["arch"]].cam_layer]
+        self.layers = cam_layers(self._cam_model, classifier.meta["arch"])
         self._cams: dict[str, object] = {}
 
     def _cam(self, method: str) -> object:
         if method not in CAM_METHODS:
             raise InputError(f"Unknown heat-map method '{method}'; choose one of {', '.join(CAM_METHODS)}.")
         if method not in self._cams:
-            self._cams[method] = CAM_METHODS[method](model=self._cam_model, target_layers=[self.layer])
+            self._cams[method] = CAM_METHODS[method](model=self._cam_model, target_layers=self.layers)
         return self._cams[method]
 
     def explain(

@@ -20,6 +20,7 @@ except CoreError as error:
     st.stop()
 
 test, validation = meta.get("test"), meta["validation"]
+members = meta.get("members", 1)
 figures = test or validation
 columns = st.columns(5)
 for column, (name, key) in zip(
@@ -32,13 +33,15 @@ for column, (name, key) in zip(
     else:
         column.metric(name, f"{value:.3f}" if key in ("auc", "threshold") else f"{100 * value:.1f} %")
 st.caption(
-    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{meta['arch']}`, "
-    f"epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."
+    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{meta['arch']}`"
+    + (f" × {members} (an ensemble: the members' logits averaged)" if members > 1 else "")
+    + f", epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."
 )
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.subheader("Training curves")
+    of_member = f" (member 1 of {members}, seed {meta['member_seeds'][0]})" if members > 1 else ""
+    st.subheader(f"Training curves{of_member}")
     st.plotly_chart(training_curves(meta["history"], selected_epoch=meta["epoch"]), key="classifier_curves")
 with right:
     st.subheader("Confusion matrix" + (" (test)" if test else " (validation)"))

@@ -1,11 +1,13 @@
-"""Make a finished training run the shipped default model, and write its model card.
+"""Make a finished training run (or several: a deep ensemble) the shipped default model, and write its model card.
 
-    python scripts/ship_model.py --run RUN_DIR --data ../shared/data/chest_xray [--dest core/data/models] [--notes F]
+    python scripts/ship_model.py --run RUN_DIR [RUN_DIR ...] --data ../shared/data/chest_xray [--dest DIR] [--notes F]
 
 Takes the run's ``model.pt`` (the epoch chosen on validation), stores it in float16 as ``default.pt`` and
 recalibrates it on the same validation images (so the temperature, threshold and figures in its metadata are
 those of the float16 weights that ship), then writes ``MODEL_CARD.md`` with the test accuracy of the run's
-snapshots (e.g. after 10, 20 and 50 epochs) beside the seed paper's.
+snapshots (e.g. after 10, 20 and 50 epochs) beside the seed paper's. With several runs (trained alike, seeds
+apart, on one validation split) the shipped model is their ensemble (:mod:`core.classify.ensemble`), and each
+row of the epoch table is the ensemble of the runs' snapshots at that epoch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from core.classify.card import render_model_card
 from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
 from core.classify.data import load_images
+from core.classify.ensemble import combine
 from core.classify.train import TrainConfig, dataset_splits, finalize
 from core.classify.transforms import model_input
 
@@ -26,56 +29,85 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, type=Path, help="a finished run's output folder")
-    parser.add_argument("--data", required=True, help="the data folder the run trained on")
+    parser.add_argument("--run", required=True, type=Path, nargs="+", help="finished runs' output folders")
+    parser.add_argument("--data", required=True, help="the data folder the runs trained on")
     parser.add_argument("--dest", type=Path, default=REPO_ROOT / "core" / "data" / "models")
     parser.add_argument("--name", default="default")
     parser.add_argument("--notes", type=Path, help="Markdown appended to the card (what the figures show)")
     args = parser.parse_args()
 
-    recipe = load_checkpoint(args.run / "model.pt")["meta"]["recipe"]
-    config = TrainConfig.from_recipe(recipe, data=args.data, out=args.run)
+    runs = args.run
+    recipe = load_checkpoint(runs[0] / "model.pt")["meta"]["recipe"]
+    config = TrainConfig.from_recipe(recipe, data=args.data, out=runs[0])
     splits = dataset_splits(config)
     prepare = partial(model_input, size=config.input_size)
     validation = load_images(splits.validation, prepare=prepare)
     test = load_images(splits.test, prepare=prepare)
 
-    snapshots = []
-    for epoch in sorted({*config.snapshot_epochs, config.epochs}):
-        path = args.run / f"epoch{epoch:03d}.pt"
-        if not path.exists() and epoch == config.epochs:  # runs from before the last epoch was snapshotted
-            finalize(args.run / "last.pt", validation=validation, test=test, out=path)
-        meta = load_checkpoint(path)["meta"]
-        if "test" not in meta:
-            meta = finalize(path, validation=validation, test=test, target_sensitivity=config.target_sensitivity)
-        snapshots.append(meta)
-
-    model, _ = load_model(args.run / "model.pt")
     args.dest.mkdir(parents=True, exist_ok=True)
     shipped = args.dest / f"{args.name}.pt"
+    history = load_checkpoint(runs[0] / "last.pt")["meta"]["history"]  # the (first) run's whole curves
+    snapshots = []
     with tempfile.TemporaryDirectory() as scratch:
-        half = save_checkpoint(
-            Path(scratch) / "half.pt", model=model, meta=load_checkpoint(args.run / "model.pt")["meta"], half=True
-        )
-        history = load_checkpoint(args.run / "last.pt")["meta"]["history"]  # the whole run, for its curves
+        for epoch in sorted({*config.snapshot_epochs, config.epochs}):
+            paths = [run / f"epoch{epoch:03d}.pt" for run in runs]
+            for run, path in zip(runs, paths, strict=True):
+                if not path.exists() and epoch == config.epochs:  # runs from before the last epoch was snapshotted
+                    finalize(run / "last.pt", validation=validation, test=test, out=path,
+                             target_sensitivity=config.target_sensitivity)  # fmt: skip
+            if len(runs) > 1:
+                combine(paths, Path(scratch) / f"epoch{epoch:03d}.pt")
+                paths = [Path(scratch) / f"epoch{epoch:03d}.pt"]
+            meta = load_checkpoint(paths[0])["meta"]
+            if "test" not in meta:
+                meta = finalize(paths[0], validation=validation, test=test,
+                                target_sensitivity=config.target_sensitivity)  # fmt: skip
+            snapshots.append(meta)
+
+        half = Path(scratch) / "half.pt"
+        if len(runs) > 1:
+            combine([run / "model.pt" for run in runs], half, half=True)
+        else:
+            model, meta = load_model(runs[0] / "model.pt")
+            save_checkpoint(half, model=model, meta=meta, half=True)
         meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     options = f" --ema {config.ema_decay}" if config.ema_decay else ""
     options += f" --mixup {config.mixup}" if config.mixup else ""
-    options += f" --split-seed {config.split_seed}" if config.split_seed is not None else ""
+    if len(runs) > 1 or config.split_seed is not None:  # members must share the validation split
+        options += f" --split-seed {config.validation_seed}"
     chosen = "the last epoch" if config.select == "last" else "the epoch chosen by validation loss"
+    seeds = [load_checkpoint(run / "model.pt")["meta"]["recipe"]["seed"] for run in runs]
+    command = (
+        f"`python -m core train --data DATA --out RUN --arch {config.arch} --epochs {config.epochs} --input-size "
+        f"{config.input_size} --augment {config.augment} --balance {config.balance} --seed "
+        f"{'SEED' if len(runs) > 1 else config.seed} --snapshots {' '.join(map(str, config.snapshot_epochs))}"
+        f"{options} --select {config.select}`"
+    )
+    if len(runs) > 1:
+        how = [
+            f"{command} once per seed ({', '.join(map(str, seeds))}), each into its own RUN folder, then",
+            "`python scripts/ship_model.py --run RUN1 RUN2 ... --data DATA`;",
+        ]
+        table = [
+            "The epoch table evaluates calibrated ensembles of the members' snapshots after 10, 20 and 50 epochs (each",
+            "ensemble with its own temperature and threshold fitted on validation);",
+        ]
+    else:
+        how = [f"{command} then", "`python scripts/ship_model.py --run RUN --data DATA`;"]
+        table = [
+            "The epoch table evaluates calibrated snapshots of that one run after 10, 20 and 50 epochs (each with its",
+            "own temperature and threshold fitted on validation);",
+        ]
     notes = [
         "## How these figures were produced",
         "",
-        f"`python -m core train --data DATA --out RUN --arch {config.arch} --epochs {config.epochs} --input-size "
-        f"{config.input_size} --augment {config.augment} --balance {config.balance} --seed {config.seed} --snapshots "
-        f"{' '.join(map(str, config.snapshot_epochs))}{options} --select {config.select}` then "
-        "`python scripts/ship_model.py --run RUN --data DATA`;",
+        *how,
         "check with `python -m core evaluate --data DATA --split test --json` (the default model).",
-        "The epoch table evaluates calibrated snapshots of that one run after 10, 20 and 50 epochs (each with its own",
-        "temperature and threshold fitted on validation); the 10- and 20-epoch snapshots sit mid-way through the",
-        f"50-epoch learning-rate schedule. The shipped model is {chosen}, stored in float16 and recalibrated as",
-        "stored.",
+        *table,
+        "the 10- and 20-epoch snapshots sit mid-way through the 50-epoch learning-rate schedule.",
+        f"The shipped model is {chosen}{' of each member' if len(runs) > 1 else ''}, stored in float16 and",
+        "recalibrated as stored.",
         "",
         *(args.notes.read_text().splitlines() if args.notes else []),
     ]

@@ -53,6 +53,17 @@ def _selection(recipe: dict) -> str:
     return rule
 
 
+def _architecture(meta: dict[str, Any]) -> list[str]:
+    single = f"`{meta['arch']}`, {ARCHITECTURES[meta['arch']].description}; one logit for PNEUMONIA"
+    members = meta.get("members", 1)
+    if members == 1:
+        return [f"- Architecture: {single}."]
+    return [
+        f"- Architecture: a deep ensemble of {members} models trained alike but for their seed, each a {single};",
+        "  the members' logits are averaged, then calibrated as one model.",
+    ]
+
+
 def _augmentation(level: str | bool) -> str:
     if isinstance(level, bool):  # recipes written before the augmentation levels
         level = "standard" if level else "none"
@@ -98,6 +109,9 @@ def render_model_card(
     """
     recipe, data = meta["recipe"], meta["data"]
     hours = meta.get("training_seconds", 0) / 3600
+    members = meta.get("members", 1)
+    seeds = f"seeds {', '.join(map(str, meta['member_seeds']))}" if members > 1 else f"seed {recipe['seed']}"
+    epochs = ", ".join(map(str, meta.get("member_epochs", [meta["epoch"]])))
     lines = [
         f"# {title}",
         "",
@@ -105,15 +119,15 @@ def render_model_card(
         "verdicts must not guide the care of a patient.",
         "",
         "## Model",
-        f"- Architecture: `{meta['arch']}`, {ARCHITECTURES[meta['arch']].description}; one logit for PNEUMONIA.",
+        *_architecture(meta),
         f"- Input: {meta['input_size']}×{meta['input_size']} px; {meta['input_pipeline']}.",
         f"- Output: calibrated probability of PNEUMONIA (temperature {meta['temperature']:.3f}); PNEUMONIA when it",
         f"  is at least **{meta['threshold']:.3f}** ({meta.get('threshold_rule', 'Youden')} on validation).",
-        f"- Selected epoch: {meta['epoch']} of {recipe['epochs']} ({_selection(recipe)}).",
+        f"- Selected epoch{'s' if members > 1 else ''}: {epochs} of {recipe['epochs']} ({_selection(recipe)}).",
         f"- Created {meta.get('created', '?')}, torch {meta.get('software', {}).get('torch', '?')}.",
         "",
         "## Training",
-        f"- From scratch (ImageNet weights: {'yes' if recipe['pretrained'] else 'no'}); seed {recipe['seed']}.",
+        f"- From scratch (ImageNet weights: {'yes' if recipe['pretrained'] else 'no'}); {seeds}.",
         f"- Data: `{data['root_name']}` train split: {_counts(data['train'])} images for training and a",
         f"  patient-disjoint validation set of {_counts(data['validation'])} ({data['validation_patients']} patients,",
         f"  split seed {recipe['split_seed'] if recipe.get('split_seed') is not None else recipe['seed']})",
@@ -123,7 +137,8 @@ def render_model_card(
         f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
         f"  {recipe['balance']}; augmentation: {_augmentation(recipe['augment'])}"
         + (f"; mixup (alpha {recipe['mixup']})." if recipe.get("mixup") else "."),
-        f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}.",
+        f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}"
+        + (f" (the {members} members one after another)." if members > 1 else "."),
         "",
         "## Figures",
         "Validation figures choose nothing beyond what is stated above; test figures are reported only, computed",

@@ -5,8 +5,10 @@ A checkpoint is a plain dictionary (tensors, strings, numbers, lists, dicts only
     {"format": "xray-classifier", "version": 1, "meta": {...}, "state_dict": {...}}
 
 ``meta`` says everything needed to use the model without guessing: architecture, input size and pipeline, labels,
-temperature, threshold, the data and recipe it was trained with, and its figures. Training checkpoints add the
-optimiser, scheduler and random-generator states under ``"training"`` so a run can resume.
+temperature, threshold, the data and recipe it was trained with, and its figures. An ensemble
+(:class:`~core.classify.models.Ensemble`) adds ``"members"``, how many classifiers its ``state_dict`` holds.
+Training checkpoints add the optimiser, scheduler and random-generator states under ``"training"`` so a run can
+resume.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"'{path.name}' uses architecture '{meta['arch']}', which this code does not know "
             f"({', '.join(ARCHITECTURES)})."
         )
+    members = meta.get("members", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise ModelError(f"'{path.name}' says it holds {members!r} models; expected a whole number of at least 1.")
     return payload
 
 
@@ -119,7 +124,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """
     payload = load_checkpoint(path)
     meta = payload["meta"]
-    model = build_model(meta["arch"])
+    model = build_model(meta["arch"], members=meta.get("members", 1))
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     try:
         model.load_state_dict(state, strict=True)

@@ -97,6 +97,7 @@ def evaluate_model(model_path: str | Path, data: str | Path, *, split: str = "te
         "model": {
             "file": Path(model_path).name,
             "arch": meta["arch"],
+            "members": meta.get("members", 1),
             "epoch": meta.get("epoch"),
             "created": meta.get("created"),
             "temperature": meta["temperature"],

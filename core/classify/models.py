@@ -12,7 +12,7 @@ network exists; without one, :class:`~core.errors.ModelError` says so and how to
 from __future__ import annotations
 
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,7 +22,7 @@ from torch import nn
 
 from core.errors import ModelError
 
-__all__ = ["ARCHITECTURES", "Architecture", "InstanceStandardize", "XRayNet", "build_model"]
+__all__ = ["ARCHITECTURES", "Architecture", "Ensemble", "InstanceStandardize", "XRayNet", "build_model", "cam_layers"]
 
 
 class InstanceStandardize(nn.Module):
@@ -98,6 +98,23 @@ class _Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.standardize(x)).squeeze(1)
+
+
+class Ensemble(nn.Module):
+    """Several classifiers of one architecture whose PNEUMONIA logits are averaged (a deep ensemble).
+
+    Members trained alike from different random seeds make different mistakes; the mean of their logits is more
+    accurate and stays better calibrated under a shift of the data than any one of them (Lakshminarayanan et al.
+    2017; Ovadia et al. 2019). The ensemble is calibrated as one model: one temperature and one threshold fitted
+    on its mean logit.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)
 
 
 def _grey_first_conv(conv: nn.Conv2d) -> nn.Conv2d:
@@ -193,7 +210,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def build_model(arch: str, *, pretrained: bool = False) -> nn.Module:
+def build_model(arch: str, *, pretrained: bool = False, members: int = 1) -> nn.Module:
     """A classifier of the named architecture, randomly initialised (or from ImageNet weights).
 
     Parameters
@@ -202,12 +219,29 @@ def build_model(arch: str, *, pretrained: bool = False) -> nn.Module:
         A key of :data:`ARCHITECTURES`.
     pretrained : bool
         Start from torchvision's ImageNet weights (needs a network once; see the module's note).
+    members : int
+        Above 1: an :class:`Ensemble` of that many such classifiers.
 
     Returns
     -------
     nn.Module
-        Maps ``(B, 1, S, S)`` in ``[0, 1]`` to ``(B,)`` PNEUMONIA logits; its backbone is ``model.backbone``.
+        Maps ``(B, 1, S, S)`` in ``[0, 1]`` to ``(B,)`` PNEUMONIA logits; its backbone is ``model.backbone`` (each
+        member's, for an ensemble).
     """
     if arch not in ARCHITECTURES:
         raise ModelError(f"Unknown architecture '{arch}'; choose one of {', '.join(ARCHITECTURES)}.")
+    if members < 1:
+        raise ModelError(f"An ensemble needs at least one member; got {members}.")
+    if members > 1:
+        return Ensemble([build_model(arch, pretrained=pretrained) for _ in range(members)])
     return _Classifier(ARCHITECTURES[arch].build(pretrained))
+
+
+def cam_layers(model: nn.Module, arch: str) -> list[nn.Module]:
+    """The layers a class activation map reads: the architecture's :attr:`Architecture.cam_layer`, per member.
+
+    With several layers pytorch-grad-cam scales each layer's map to ``[0, 1]`` and averages them, so an
+    ensemble's map weighs its members equally.
+    """
+    members = model.members if isinstance(model, Ensemble) else [model]
+    return [dict(member.backbone.named_modules())[ARCHITECTURES[arch].cam_layer] for member in members]

@@ -39,9 +39,15 @@ class Classifier:
 
     @property
     def description(self) -> str:
-        """``"default.pt (xraynet, epoch 41, 2026-11-24)"``."""
+        """``"default.pt (xraynet, epoch 41, 2026-11-24)"``; ``"(3 × xraynet, epoch 50, ...)"`` for an ensemble."""
         created = str(self.meta.get("created", ""))[:10]
-        return f"{self.path.name} ({self.meta['arch']}, epoch {self.meta.get('epoch', '?')}, {created})"
+        return f"{self.path.name} ({self.architecture}, epoch {self.meta.get('epoch', '?')}, {created})"
+
+    @property
+    def architecture(self) -> str:
+        """``"xraynet"``, or ``"3 × xraynet"`` for an ensemble of three."""
+        members = self.meta.get("members", 1)
+        return f"{members} × {self.meta['arch']}" if members > 1 else self.meta["arch"]
 
     @property
     def test_figures(self) -> dict[str, Any] | None:

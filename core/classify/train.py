@@ -46,7 +46,16 @@ from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample
 from core.errors import InputError
 from core.store.files import write_atomic
 
-__all__ = ["BALANCE_MODES", "SELECTIONS", "Splits", "TrainConfig", "dataset_splits", "finalize", "train"]
+__all__ = [
+    "BALANCE_MODES",
+    "SELECTIONS",
+    "Splits",
+    "TrainConfig",
+    "data_fingerprint",
+    "dataset_splits",
+    "finalize",
+    "train",
+]
 
 BALANCE_MODES = ("loss", "sampler", "none")
 SELECTIONS = ("val_loss", "last")
@@ -230,10 +239,10 @@ def dataset_splits(config: TrainConfig) -> Splits:
     return Splits(train, validation, test)
 
 
-def _fingerprint(records: Sequence[ImageRecord], root: Path) -> str:
-    """A short hash of the file names and sizes: tells whether two runs saw the same data."""
+def data_fingerprint(splits: Splits, root: str | Path) -> str:
+    """A short hash of the training and validation files' names and sizes: tells whether two runs saw the same data."""
     digest = hashlib.sha256()
-    for record in records:
+    for record in splits.train + splits.validation:
         digest.update(f"{record.path.relative_to(root)}:{record.path.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]
 
@@ -503,7 +512,7 @@ def _train(
         "recipe": config.recipe(),
         "data": {
             "root_name": root.name,
-            "fingerprint": _fingerprint(splits.train + splits.validation, root),
+            "fingerprint": data_fingerprint(splits, root),
             "train": count_labels(splits.train),
             "validation": count_labels(splits.validation),
             "validation_patients": len({r.patient for r in splits.validation}),

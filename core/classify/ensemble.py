@@ -1,0 +1,138 @@
+"""Deep ensembles: several trained classifiers of one recipe combined into one checkpoint that averages their logits.
+
+    python -m core ensemble --models RUN1/model.pt RUN2/model.pt RUN3/model.pt --data DIR --out ensemble.pt
+
+The members must differ only in their seed and must have been validated on the same patients (same data, same
+validation split): the ensemble's temperature and threshold are fitted on that validation set, which no member
+trained on. Members validated on other splits are refused, since one member's validation patients would be
+another's training patients and the ensemble's figures would flatter it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.data import load_images
+from core.classify.models import Ensemble
+from core.classify.train import TrainConfig, data_fingerprint, dataset_splits, finalize
+from core.classify.transforms import model_input
+from core.errors import InputError
+
+__all__ = ["build_ensemble", "combine"]
+
+#: Metadata that must be the same in every member for the ensemble to be one model.
+_SHARED = ("arch", "input_size", "input_pipeline", "labels", "data")
+
+
+def _validation_split(recipe: dict[str, Any]) -> tuple[Any, ...]:
+    config = TrainConfig.from_recipe(recipe, data="")
+    return config.validation_seed, config.validation_fraction, config.per_class_limit
+
+
+def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = False) -> dict[str, Any]:
+    """Write an (uncalibrated) ensemble of trained checkpoints to ``out``; calibrate it with ``finalize`` next.
+
+    Parameters
+    ----------
+    checkpoints : sequence of str or Path
+        Two or more single-model checkpoints of the same recipe, apart from the seed, and the same validation split.
+    out : str or Path
+    half : bool
+        Store the weights in float16 (calibrate after that, on the weights as stored).
+
+    Returns
+    -------
+    dict
+        The ensemble's metadata: the first member's, with ``members``, ``member_seeds``, ``member_epochs`` and the
+        members' summed ``training_seconds``; its ``history`` is the first member's.
+
+    Raises
+    ------
+    InputError
+        Fewer than two members, a member that is itself an ensemble, or members that differ in more than the seed.
+    ModelError
+        A file that is not a usable checkpoint.
+    """
+    paths = [Path(p) for p in checkpoints]
+    if len(paths) < 2:
+        raise InputError(f"An ensemble needs at least two models; got {len(paths)}.")
+    metas = [load_checkpoint(p)["meta"] for p in paths]
+    first = metas[0]
+    for path, meta in zip(paths, metas, strict=True):
+        if meta.get("members", 1) != 1:
+            raise InputError(f"'{path}' is already an ensemble; combine the single models it was made of.")
+        differing = [key for key in _SHARED if meta.get(key) != first.get(key)]
+        recipe = {k: v for k, v in meta["recipe"].items() if k not in ("seed", "split_seed")}
+        if recipe != {k: v for k, v in first["recipe"].items() if k not in ("seed", "split_seed")}:
+            differing.append("recipe (beyond the seed)")
+        if _validation_split(meta["recipe"]) != _validation_split(first["recipe"]):
+            differing.append("validation split (train them with the same --split-seed)")
+        if differing:
+            raise InputError(
+                f"'{path}' differs from '{paths[0]}' in {', '.join(differing)}: an ensemble's members must be "
+                "trained alike, on the same data, and validated on the same patients."
+            )
+    members = [load_model(p)[0] for p in paths]
+    ensemble = Ensemble(members)
+    meta = {
+        **{k: v for k, v in first.items() if k not in ("validation", "test", "threshold_rule")},
+        "members": len(members),
+        "member_seeds": [m["recipe"]["seed"] for m in metas],
+        "member_epochs": [m["epoch"] for m in metas],
+        "training_seconds": sum(m.get("training_seconds", 0.0) for m in metas),
+        "temperature": 1.0,
+        "threshold": 0.5,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "software": {"torch": str(torch.__version__)},
+    }
+    save_checkpoint(out, model=ensemble, meta=meta, half=half)
+    return meta
+
+
+def build_ensemble(
+    checkpoints: Sequence[str | Path], *, data: str | Path, out: str | Path, half: bool = False
+) -> dict[str, Any]:
+    """An ensemble calibrated on its members' validation split, written to ``out``; nothing is read from test.
+
+    Parameters
+    ----------
+    checkpoints : sequence of str or Path
+        As :func:`combine`.
+    data : str or Path
+        The data folder the members trained on (checked against their fingerprint).
+    out : str or Path
+    half : bool
+        Store float16 weights.
+
+    Returns
+    -------
+    dict
+        The calibrated ensemble's metadata, with its ``validation`` figures.
+
+    Raises
+    ------
+    InputError
+        As :func:`combine`, or a data folder other than the members'.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+        raw = Path(scratch) / "ensemble.pt"
+        meta = combine(checkpoints, raw, half=half)
+        config = TrainConfig.from_recipe(meta["recipe"], data=data)
+        splits = dataset_splits(config)
+        if data_fingerprint(splits, data) != meta["data"]["fingerprint"]:
+            raise InputError(
+                f"'{data}' is not the data the members were trained on (other files in train/): their validation "
+                "split cannot be rebuilt from it."
+            )
+        validation = load_images(splits.validation, prepare=partial(model_input, size=config.input_size))
+        return finalize(raw, validation=validation, out=out, half=half, target_sensitivity=config.target_sensitivity)
