@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_diagnose.py [--image FILE] [--method Grad-CAM] [--repeats 30] [--threads 2] [--json]
+    python benchmarks/bench_diagnose.py [--image FILE] [--model PATH] [--method Grad-CAM] [--repeats 30]
+                                        [--threads 2] [--json]
 
 - Warm latency of one full-size JPEG through decode → preprocessing → prediction → heat map, split by stage, as
   median and 95th percentile over ``--repeats`` runs after three warm-up runs; the faithfulness figure (five more
@@ -31,6 +32,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from core.classify.checkpoint import DEFAULT_MODEL_PATH  # noqa: E402
 from core.diagnose import Diagnoser  # noqa: E402
 from core.io import read_xray  # noqa: E402
 
@@ -77,6 +79,7 @@ def throughput(diagnoser: Diagnoser, files: list[Path]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", type=Path, help="a full-size X-ray (default: the largest in chest_xray_fullres)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="a checkpoint (default: shipped)")
     parser.add_argument("--method", default="Grad-CAM")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
@@ -89,10 +92,11 @@ def main() -> None:
     if image is None:
         sys.exit(f"No image: pass --image FILE (no X-rays found under {FULLRES}).")
     data = image.read_bytes()
-    diagnoser = Diagnoser()  # built once, as the app's cached resource
+    diagnoser = Diagnoser(args.model)  # built once, as the app's cached resource
     width, height = read_xray(data, name=image.name).shape[::-1]
     result = {
         "image": f"{image.name} ({width}×{height} px, {len(data) / 1e6:.1f} MB)",
+        "model": diagnoser.classifier.description,
         "threads": args.threads,
         "method": args.method,
         "latency": latency(diagnoser, data, image.name, method=args.method, repeats=args.repeats),
@@ -103,7 +107,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{result['image']}, {args.threads} threads, {args.method}")
+    print(f"{result['image']}, {result['model']}, {args.threads} threads, {args.method}")
     for stage, figures in result["latency"].items():
         print(f"  {stage:<13} median {figures['median_ms']:7.1f} ms   p95 {figures['p95_ms']:7.1f} ms")
     print(f"  batch verdicts without heat maps: {result['batch_images_per_s']} images/s over {len(files)} full-size "
