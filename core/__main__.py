@@ -58,6 +58,7 @@ def _ensemble(args: argparse.Namespace) -> int:
         f"{meta['threshold']:.3f}; validation (n={figures['n']}) accuracy {figures['accuracy']:.4f}, sensitivity "
         f"{figures['sensitivity']:.4f}, specificity {figures['specificity']:.4f}, AUC {figures['auc']:.4f}, "
         f"ECE {figures['ece']:.4f}"
+        + ("; test figures stored (python -m core evaluate --model OUT ... prints them)" if "test" in meta else "")
     )
     return 0
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.classify.card import render_model_card
+from core.classify.checkpoint import DEFAULT_MODEL_PATH
 from core.classify.data import LABELS
+from core.classify.ensemble import build_ensemble
 from core.errors import CoreError
+from core.store.db import data_home
 from ui.auth import require_admin
 from ui.models import default_model_meta, default_model_version, model_registry
 from ui.navigation import page_setup
@@ -25,8 +31,9 @@ try:
 except CoreError as error:
     st.error(str(error))
     st.stop()
-models = [shipped] + [{"version": m.version, "name": m.name, "meta": m.meta, "active": m.active, "registered": True}
-                      for m in registered]  # fmt: skip
+models = [shipped] + [{"version": m.version, "name": m.name, "meta": m.meta, "active": m.active, "registered": True,
+                       "path": m.path} for m in registered]  # fmt: skip
+shipped["path"] = DEFAULT_MODEL_PATH
 
 
 def figure(meta: dict, split: str, key: str):
@@ -40,7 +47,8 @@ table = pd.DataFrame(
             "Active": "●" if m["active"] else "",
             "Model": m["name"],
             "Version": m["version"],
-            "Architecture": m["meta"].get("arch"),
+            "Architecture": (f"{m['meta']['members']} × " if m["meta"].get("members", 1) > 1 else "")
+            + str(m["meta"].get("arch")),
             "Epochs": m["meta"].get("recipe", {}).get("epochs"),
             "Input": m["meta"].get("input_size"),
             "Augmentation": {True: "standard", False: "none"}.get(
@@ -108,3 +116,31 @@ with right:
 
 with st.expander(f"Model card: {chosen['name']}", expanded=False):
     st.markdown(render_model_card(dict(chosen["meta"]), title=chosen["name"]))
+
+st.subheader("Combine models into an ensemble")
+st.caption(
+    "A deep ensemble averages the verdicts (logits) of models trained alike but for their seed; it is usually more "
+    "accurate and better calibrated than each of them. Members must share the recipe and the validation split seed: "
+    "the ensemble's temperature and threshold are fitted on that validation split, then it is tested like any model."
+)
+singles = [i for i, m in enumerate(models) if m["meta"].get("members", 1) == 1]
+with st.form("models_ensemble"):
+    picked = st.multiselect("Members", singles, format_func=lambda i: f"{models[i]['name']} · {models[i]['version']}",
+                            key="models_members")  # fmt: skip
+    data = st.text_input("Data folder they were trained on", value=os.environ.get("XRAY_TRAIN_DATA", ""),
+                         key="models_ensemble_data")  # fmt: skip
+    build = st.form_submit_button("Build and register the ensemble")
+if build:
+    out = data_home() / "ensembles" / f"ensemble-{datetime.now(UTC):%Y%m%d-%H%M%S}.pt"
+    try:
+        with st.spinner("Calibrating the ensemble on the members' validation split, then testing it…"):
+            meta = build_ensemble([models[i]["path"] for i in picked], data=data, out=out)
+        name = f"Ensemble of {len(picked)} ({', '.join(models[i]['name'] for i in picked)})"
+        entry = registry.register(out, meta, name=name)
+    except CoreError as error:
+        st.error(str(error))
+    else:
+        st.session_state["models_built"] = f"Registered {entry.name} · {entry.version}."
+        st.rerun()
+if "models_built" in st.session_state:
+    st.success(st.session_state.pop("models_built"))

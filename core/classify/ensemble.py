@@ -4,8 +4,9 @@
 
 The members must differ only in their seed and must have been validated on the same patients (same data, same
 validation split): the ensemble's temperature and threshold are fitted on that validation set, which no member
-trained on. Members validated on other splits are refused, since one member's validation patients would be
-another's training patients and the ensemble's figures would flatter it.
+trained on; the test split is evaluated afterwards and only reported. Members validated on other splits are refused,
+since one member's validation patients would be another's training patients and the ensemble's figures would flatter
+it.
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
 def build_ensemble(
     checkpoints: Sequence[str | Path], *, data: str | Path, out: str | Path, half: bool = False
 ) -> dict[str, Any]:
-    """An ensemble calibrated on its members' validation split, written to ``out``; nothing is read from test.
+    """An ensemble calibrated on its members' validation split, written to ``out``, then reported on test.
+
+    As at the end of training, the test split (when the data folder has one) is evaluated after every choice is
+    made and only stored in the metadata, for comparison with other models.
 
     Parameters
     ----------
@@ -115,7 +119,7 @@ def build_ensemble(
     Returns
     -------
     dict
-        The calibrated ensemble's metadata, with its ``validation`` figures.
+        The calibrated ensemble's metadata, with its ``validation`` and (when there is a test split) ``test`` figures.
 
     Raises
     ------
@@ -134,5 +138,8 @@ def build_ensemble(
                 f"'{data}' is not the data the members were trained on (other files in train/): their validation "
                 "split cannot be rebuilt from it."
             )
-        validation = load_images(splits.validation, prepare=partial(model_input, size=config.input_size))
-        return finalize(raw, validation=validation, out=out, half=half, target_sensitivity=config.target_sensitivity)
+        prepare = partial(model_input, size=config.input_size)
+        validation = load_images(splits.validation, prepare=prepare)
+        test = load_images(splits.test, prepare=prepare) if splits.test else None
+        return finalize(raw, validation=validation, test=test, out=out, half=half,
+                        target_sensitivity=config.target_sensitivity)  # fmt: skip

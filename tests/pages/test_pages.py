@@ -307,3 +307,28 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     assert entry.meta["recipe"]["mixup"] == 0.4  # the page's toggle reached the recipe
     models = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
     assert job.model_version in list(models.dataframe[0].value["Version"])
+
+
+def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(admin_hash, shared_data, tmp_path):
+    from core.classify.checkpoint import load_checkpoint
+    from core.classify.train import train
+    from core.store.registry import ModelRegistry
+    from tests.core.conftest import quick_config
+
+    registry = ModelRegistry()
+    members = []
+    for seed in (3, 4):  # two runs alike but for their seed, validated on the same patients
+        path = train(quick_config(shared_data, tmp_path / f"seed{seed}", seed=seed, split_seed=0))
+        members.append(registry.register(path, load_checkpoint(path)["meta"], name=f"member {seed}"))
+    app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    names = [f"{m.name} · {m.version}" for m in members]
+    picker = app.multiselect(key="models_members")
+    picker.set_value([i for i, label in enumerate(picker.options) if label in names])
+    app.text_input(key="models_ensemble_data").set_value(str(shared_data / "chest_xray"))
+    app.button[[b.label for b in app.button].index("Build and register the ensemble")].click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert any(s.value.startswith("Registered Ensemble of 2 (member") for s in app.success)
+    table = app.dataframe[0].value
+    row = table[table["Model"].isin(["Ensemble of 2 (member 3, member 4)", "Ensemble of 2 (member 4, member 3)"])]
+    assert list(row["Architecture"]) == ["2 × xraynet"] and 0.0 <= float(row["Test accuracy"].iloc[0]) <= 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from core.__main__ import main
+from core.classify import ensemble as ensemble_module
 from core.classify.card import render_model_card
 from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
 from core.classify.data import load_images
@@ -54,10 +56,17 @@ def test_the_ensemble_logit_is_the_members_mean(ensemble, quick_model, second_me
     assert not np.allclose(members[0], members[1], atol=1e-3)  # two models, not one twice
 
 
-def test_the_ensemble_is_calibrated_on_validation_and_never_sees_test(ensemble, quick_model, shared_data):
+def test_the_ensemble_is_calibrated_on_validation_and_reported_on_test(
+    ensemble, quick_model, second_member, shared_data, monkeypatch, tmp_path
+):
     meta = load_checkpoint(ensemble)["meta"]
-    assert "test" not in meta and meta["validation"]["n"] == len(_validation(quick_model, shared_data)[1])
+    assert meta["validation"]["n"] == len(_validation(quick_model, shared_data)[1]) and meta["test"]["n"] > 0
     assert meta["temperature"] != 1.0 and 0.0 <= meta["threshold"] <= 1.0
+    # Calibration sees only the validation images: the same temperature and threshold without any test split.
+    monkeypatch.setattr(ensemble_module, "dataset_splits", lambda config: replace(dataset_splits(config), test=()))
+    again = build_ensemble([quick_model, second_member], data=shared_data / "chest_xray", out=tmp_path / "e.pt")
+    assert "test" not in again
+    assert (again["temperature"], again["threshold"]) == (meta["temperature"], meta["threshold"])
     first = load_checkpoint(quick_model)["meta"]
     assert meta["history"] == first["history"]  # the first member's curves
     assert meta["training_seconds"] > first["training_seconds"]
