@@ -123,10 +123,10 @@ st.caption(
     "accurate and better calibrated than each of them. Members must share the recipe and the validation split seed: "
     "the ensemble's temperature and threshold are fitted on that validation split, then it is tested like any model."
 )
-singles = [i for i, m in enumerate(models) if m["meta"].get("members", 1) == 1]
+by_version = {m["version"]: m for m in models if m["meta"].get("members", 1) == 1}
 with st.form("models_ensemble"):
-    picked = st.multiselect("Members", singles, format_func=lambda i: f"{models[i]['name']} · {models[i]['version']}",
-                            key="models_members")  # fmt: skip
+    picked = st.multiselect("Members", list(by_version), key="models_members",
+                            format_func=lambda v: f"{by_version[v]['name']} · {v}")  # fmt: skip
     data = st.text_input("Data folder they were trained on", value=os.environ.get("XRAY_TRAIN_DATA", ""),
                          key="models_ensemble_data")  # fmt: skip
     build = st.form_submit_button("Build and register the ensemble")
@@ -134,8 +134,8 @@ if build:
     out = data_home() / "ensembles" / f"ensemble-{datetime.now(UTC):%Y%m%d-%H%M%S}.pt"
     try:
         with st.spinner("Calibrating the ensemble on the members' validation split, then testing it…"):
-            meta = build_ensemble([models[i]["path"] for i in picked], data=data, out=out)
-        name = f"Ensemble of {len(picked)} ({', '.join(models[i]['name'] for i in picked)})"
+            meta = build_ensemble([by_version[v]["path"] for v in picked], data=data, out=out)
+        name = f"Ensemble of {len(picked)} ({', '.join(by_version[v]['name'] for v in picked)})"
         entry = registry.register(out, meta, name=name)
     except CoreError as error:
         st.error(str(error))
