@@ -54,13 +54,13 @@ def _selection(recipe: dict) -> str:
 
 
 def _architecture(meta: dict[str, Any]) -> list[str]:
-    single = f"`{meta['arch']}`, {ARCHITECTURES[meta['arch']].description}; one logit for PNEUMONIA"
+    arch, description = meta["arch"], ARCHITECTURES[meta["arch"]].description
     members = meta.get("members", 1)
     if members == 1:
-        return [f"- Architecture: {single}."]
+        return [f"- Architecture: `{arch}`, {description}; one logit for PNEUMONIA."]
     return [
-        f"- Architecture: a deep ensemble of {members} models trained alike but for their seed, each a {single};",
-        "  the members' logits are averaged, then calibrated as one model.",
+        f"- Architecture: a deep ensemble of {members} `{arch}` models ({description}) trained alike but for their",
+        "  seed, each giving one logit for PNEUMONIA; the logits are averaged, then calibrated as one model.",
     ]
 
 

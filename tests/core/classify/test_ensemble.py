@@ -88,7 +88,7 @@ def test_an_ensemble_is_evaluated_explained_and_described_like_one_model(
         own = Explainer(Classifier(member)).explain(inputs, method="Eigen-CAM", faithfulness=False).heat
         assert np.abs(heat - own).max() > 0.05  # neither member's map alone
     card = render_model_card(load_checkpoint(ensemble)["meta"], title="t")
-    assert "a deep ensemble of 2 models" in card and "seeds 0, 1" in card
+    assert "a deep ensemble of 2 `xraynet` models" in card and "seeds 0, 1" in card
 
 
 def test_the_ensemble_command_writes_a_calibrated_half_precision_file(quick_model, second_member, shared_data,
