@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
@@ -12,7 +14,7 @@ TIMEOUT_MS = 90_000
 
 def test_classifier_page_shows_figures_and_training_curves(app_url, page):
     page.goto(f"{app_url}/classifier")
-    page.get_by_text("Training curves", exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text(re.compile(r"^Training curves")).wait_for(timeout=TIMEOUT_MS)  # "(member 1 of 3...)" if several
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stMetric"]').count() == 5
     assert page.get_by_text("Test split, n = 624").count() == 1
