@@ -324,9 +324,25 @@ def _run_job(job_id: int) -> int:
         runner._finish(job_id, "failed", str(error))
         print(f"error: {error}", flush=True)
         return 2
-    except Exception as error:  # a bug: record it for the page, keep the traceback in the log
+    except Exception as error:
+        if _interrupted(error):  # cancelled while torch was writing a file (the old file is intact)
+            runner._finish(job_id, "cancelled", "Cancelled by an admin.")
+            print("cancelled", flush=True)
+            return 130
+        # a bug: record it for the page, keep the traceback in the log
         runner._finish(job_id, "failed", f"Unexpected error ({type(error).__name__}: {error}); see the job's log.")
         raise
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt (the job's SIGTERM) lies behind ``error``: torch, for one, replaces an interrupt
+    that arrives while it writes a checkpoint with a RuntimeError of its own."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 if __name__ == "__main__":

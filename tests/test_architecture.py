@@ -33,7 +33,17 @@ def _run(code: str) -> subprocess.CompletedProcess:
 # that the pages that do not classify start fast.
 TORCH_MODULES = {
     f"core.classify.{name}"
-    for name in ("card", "checkpoint", "distributed", "evaluate", "models", "predict", "train", "transforms")
+    for name in (
+        "card",
+        "checkpoint",
+        "distributed",
+        "ensemble",
+        "evaluate",
+        "models",
+        "predict",
+        "train",
+        "transforms",
+    )
 } | {"core.diagnose", "core.explain"}
 
 

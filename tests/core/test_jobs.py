@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.jobs import JobRunner
+from core.jobs import JobRunner, _interrupted
 from core.store.db import StoreError
 from core.store.registry import ModelRegistry
 
@@ -81,3 +81,26 @@ def test_a_bad_configuration_fails_with_its_reason(runner, shared_data, tmp_path
     job = runner.start({"data": str(tmp_path / "nowhere"), "epochs": 1})
     failed = _wait(runner, job.id, until=lambda j: j.status != "running", timeout_s=120)
     assert failed.status == "failed" and "nowhere" in failed.message
+
+
+def test_a_cancel_that_torch_turns_into_its_own_error_still_counts_as_a_cancel():
+    import io
+
+    import torch
+
+    class Interrupted(io.BytesIO):
+        writes = 0
+
+        def write(self, data):  # SIGTERM's KeyboardInterrupt arriving while a checkpoint is being written
+            self.writes += 1
+            if self.writes == 3:
+                raise KeyboardInterrupt
+            return super().write(data)
+
+    try:
+        torch.save({"weights": torch.zeros(100)}, Interrupted())
+    except BaseException as error:  # whatever torch turns the interrupt into
+        caught = error
+    assert isinstance(caught, RuntimeError)  # torch 2.x replaces the interrupt with its own error...
+    assert _interrupted(caught)  # ...which still counts as a cancel
+    assert not _interrupted(RuntimeError("a real bug"))
