@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.classify.checkpoint import architecture_label
 from core.classify.data import LABELS
 from core.errors import CoreError
 from core.export.figures import training_curves
@@ -33,8 +34,8 @@ for column, (name, key) in zip(
     else:
         column.metric(name, f"{value:.3f}" if key in ("auc", "threshold") else f"{100 * value:.1f} %")
 st.caption(
-    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{meta['arch']}`"
-    + (f" × {members} (an ensemble: the members' logits averaged)" if members > 1 else "")
+    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{architecture_label(meta)}`"
+    + (" (an ensemble: the members' logits averaged)" if members > 1 else "")
     + f", epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."
 )
 

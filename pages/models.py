@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.classify.card import render_model_card
-from core.classify.checkpoint import DEFAULT_MODEL_PATH
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, architecture_label
 from core.classify.data import LABELS
 from core.classify.ensemble import build_ensemble
 from core.errors import CoreError
@@ -47,8 +47,7 @@ table = pd.DataFrame(
             "Active": "●" if m["active"] else "",
             "Model": m["name"],
             "Version": m["version"],
-            "Architecture": (f"{m['meta']['members']} × " if m["meta"].get("members", 1) > 1 else "")
-            + str(m["meta"].get("arch")),
+            "Architecture": architecture_label(m["meta"]),
             "Epochs": m["meta"].get("recipe", {}).get("epochs"),
             "Input": m["meta"].get("input_size"),
             "Augmentation": {True: "standard", False: "none"}.get(

@@ -77,7 +77,7 @@ def main() -> None:
     if len(runs) > 1 or config.split_seed is not None:  # members must share the validation split
         options += f" --split-seed {config.validation_seed}"
     chosen = "the last epoch" if config.select == "last" else "the epoch chosen by validation loss"
-    seeds = [load_checkpoint(run / "model.pt")["meta"]["recipe"]["seed"] for run in runs]
+    seeds = meta.get("member_seeds", [config.seed])
     command = (
         f"`python -m core train --data DATA --out RUN --arch {config.arch} --epochs {config.epochs} --input-size "
         f"{config.input_size} --augment {config.augment} --balance {config.balance} --seed "

@@ -24,7 +24,15 @@ from core.classify.models import ARCHITECTURES, build_model
 from core.errors import ModelError
 from core.store.files import write_atomic
 
-__all__ = ["DEFAULT_MODEL_PATH", "FORMAT", "VERSION", "load_checkpoint", "load_model", "save_checkpoint"]
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "FORMAT",
+    "VERSION",
+    "architecture_label",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+]
 
 #: The shipped default model (its model card, ``MODEL_CARD.md``, sits beside it).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "default.pt"
@@ -112,6 +120,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(members, int) or isinstance(members, bool) or members < 1:
         raise ModelError(f"'{path.name}' says it holds {members!r} models; expected a whole number of at least 1.")
     return payload
+
+
+def architecture_label(meta: dict[str, Any]) -> str:
+    """``"xraynet"``, or ``"3 × xraynet"`` for an ensemble of three: a checkpoint's architecture in one phrase."""
+    members = meta.get("members", 1)
+    return f"{members} × {meta['arch']}" if members > 1 else str(meta["arch"])
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -33,9 +33,12 @@ __all__ = ["build_ensemble", "combine"]
 _SHARED = ("arch", "input_size", "input_pipeline", "labels", "data")
 
 
-def _validation_split(recipe: dict[str, Any]) -> tuple[Any, ...]:
-    config = TrainConfig.from_recipe(recipe, data="")
-    return config.validation_seed, config.validation_fraction, config.per_class_limit
+def _validation_seed(recipe: dict[str, Any]) -> int:
+    return TrainConfig.from_recipe(recipe, data="").validation_seed
+
+
+def _apart_from_seeds(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in recipe.items() if k not in ("seed", "split_seed")}
 
 
 def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = False) -> dict[str, Any]:
@@ -71,10 +74,9 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
         if meta.get("members", 1) != 1:
             raise InputError(f"'{path}' is already an ensemble; combine the single models it was made of.")
         differing = [key for key in _SHARED if meta.get(key) != first.get(key)]
-        recipe = {k: v for k, v in meta["recipe"].items() if k not in ("seed", "split_seed")}
-        if recipe != {k: v for k, v in first["recipe"].items() if k not in ("seed", "split_seed")}:
+        if _apart_from_seeds(meta["recipe"]) != _apart_from_seeds(first["recipe"]):
             differing.append("recipe (beyond the seed)")
-        if _validation_split(meta["recipe"]) != _validation_split(first["recipe"]):
+        if _validation_seed(meta["recipe"]) != _validation_seed(first["recipe"]):  # the rest of the split: recipe
             differing.append("validation split (train them with the same --split-seed)")
         if differing:
             raise InputError(

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from core.classify.calibration import sigmoid
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, architecture_label, load_model
 from core.classify.data import LABELS
 from core.classify.transforms import model_input
 from core.store.files import file_version
@@ -46,8 +46,7 @@ class Classifier:
     @property
     def architecture(self) -> str:
         """``"xraynet"``, or ``"3 × xraynet"`` for an ensemble of three."""
-        members = self.meta.get("members", 1)
-        return f"{members} × {self.meta['arch']}" if members > 1 else self.meta["arch"]
+        return architecture_label(self.meta)
 
     @property
     def test_figures(self) -> dict[str, Any] | None:
