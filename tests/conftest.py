@@ -1,4 +1,5 @@
-"""Shared fixtures: thread limits, the real data beside the project, and generators of small test files."""
+"""Shared fixtures: thread limits, a data folder of its own for every test, both databases (SQLite and PostgreSQL),
+and the real data beside the project."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-# Records written by tests (and by the app servers they start) go to a throw-away folder, never the user's.
+# Records written at import time or by session fixtures go to a throw-away folder, never the user's; every test then
+# gets a folder of its own (the autouse fixture below), so no test sees another's records.
 os.environ["XRAY_HOME"] = tempfile.mkdtemp(prefix="xray-test-home-")
 os.environ.pop("XRAY_DB_URL", None)
 
@@ -23,6 +27,14 @@ SHARED_DATA = Path(os.environ.get("XRAY_SHARED_DATA", REPO_ROOT.parent / "shared
 SHARED_MISSING = (
     f"real data not found at {SHARED_DATA} (the project's ../shared/data; set XRAY_SHARED_DATA to point "
     "elsewhere). CI always has it."
+)
+
+
+#: A PostgreSQL server the tests may create databases on (``bash scripts/postgres.sh`` starts one and prints it).
+POSTGRES_URL = os.environ.get("XRAY_TEST_POSTGRES_URL", "")
+POSTGRES_MISSING = (
+    "no PostgreSQL server for the tests (set XRAY_TEST_POSTGRES_URL, e.g. "
+    'export XRAY_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"). CI always has one.'
 )
 
 
@@ -56,3 +68,52 @@ def real_xray(fullres_paths: list[Path]):
     from core.io import read_xray_file
 
     return read_xray_file(next(p for p in fullres_paths if p.name == "IM-0282-0001.jpeg"))
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test writes its records, runs and scenes into a folder of its own (order-independent tests)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XRAY_HOME", str(home))
+    monkeypatch.delenv("XRAY_DB_URL", raising=False)
+    return home
+
+
+def new_postgres_database() -> str:
+    """A new empty database on the test server (:data:`POSTGRES_URL`); its SQLAlchemy URL."""
+    from sqlalchemy import create_engine, make_url, text
+
+    if not POSTGRES_URL:
+        skip_unless_ci(POSTGRES_MISSING)
+    name = f"xray_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database made by :func:`new_postgres_database`, closing whatever still holds it open."""
+    from sqlalchemy import create_engine, make_url, text
+
+    name = make_url(url).database
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database for one test, on SQLite and on PostgreSQL (``XRAY_TEST_POSTGRES_URL``); its URL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    url = new_postgres_database()
+    yield url
+    drop_postgres_database(url)
