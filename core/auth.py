@@ -1,4 +1,5 @@
-"""Admin passwords: scrypt hashes (never the password itself), constant-time checks, a growing delay after failures.
+"""Admin passwords: scrypt hashes (never the password itself), constant-time checks, a growing delay after failures
+on the account, one attempt at a time.
 
 Where the hash lives: the environment variable ``XRAY_ADMIN_PASSWORD_HASH``, or ``admin_password_hash`` in
 Streamlit's secrets (``.streamlit/secrets.toml``); make one with ``python -m core hash-password``. With neither, admin
@@ -46,31 +47,83 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 class FailureDelay:
-    """How long to make the next sign-in attempt wait: 0 at first, then doubling from 0.5 s per consecutive failure
-    up to ``cap_s``, per key (e.g. per client); a success resets it. Thread-safe (one instance per server)."""
+    """Slows guessing on an account: every attempt waits its turn, and the wait grows with the failures before it.
 
-    def __init__(self, *, base_s: float = 0.5, cap_s: float = 8.0) -> None:
-        self.base_s, self.cap_s = base_s, cap_s
-        self._failures: dict[str, int] = {}
-        self._lock = threading.Lock()
+    Attempts on one key (the account: there is one admin account) are checked one at a time: a lock is held through
+    the delay and the password check, so parallel sessions queue behind one another instead of all waiting the same
+    delay at once. The delay is 0 s with no failures on record, then ``base_s`` doubling with each further failure up
+    to ``cap_s`` (0.5, 1, 2, 4, 8 s by default).
+
+    **How failures are forgotten**: only by time. One failure is forgotten for every ``forget_s`` seconds without a
+    failure (after 10 minutes of quiet the 8 s cap has fallen back to 0 s by default). A right password does not
+    reset the count: an attacker who keeps guessing gains nothing when the real admin signs in meanwhile, and a
+    count shared by everyone (keyed on the account, not on an address that a proxy or a NAT may share or an attacker
+    may change) cannot be reset from another address either. The cost is that an admin signing in during an attack
+    waits like everyone else, at most ``cap_s`` plus the attempts queued before theirs.
+
+    Parameters
+    ----------
+    base_s : float
+        The delay after the first failure.
+    cap_s : float
+        The longest delay.
+    forget_s : float
+        Seconds without a failure after which one failure on record is forgotten.
+    clock : callable
+        Seconds, monotonic (injectable for tests).
+    """
+
+    def __init__(
+        self, *, base_s: float = 0.5, cap_s: float = 8.0, forget_s: float = 60.0, clock=time.monotonic
+    ) -> None:
+        self.base_s, self.cap_s, self.forget_s = base_s, cap_s, forget_s
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
+        self._lock = threading.Lock()  # guards the two dicts
+        self._turns: dict[str, threading.Lock] = {}  # key -> held through one attempt's delay and check
+
+    def _count(self, key: str) -> int:
+        failures, last = self._failures.get(key, (0, 0.0))
+        if failures and self.forget_s > 0:
+            failures = max(0, failures - int((self._clock() - last) // self.forget_s))
+        return failures
 
     def wait_s(self, key: str) -> float:
-        """Seconds the next attempt for ``key`` must wait."""
+        """Seconds the next attempt for ``key`` must wait (not counting attempts queued before it)."""
         with self._lock:
-            failures = self._failures.get(key, 0)
+            failures = self._count(key)
         return 0.0 if failures == 0 else min(self.cap_s, self.base_s * 2 ** (failures - 1))
 
     def record(self, key: str, *, success: bool) -> None:
-        """Count a failure, or reset after a success."""
+        """Count a failure; a success changes nothing (failures are forgotten only with time, see the class)."""
+        if success:
+            return
         with self._lock:
-            if success:
-                self._failures.pop(key, None)
-            else:
-                self._failures[key] = self._failures.get(key, 0) + 1
+            self._failures[key] = (self._count(key) + 1, self._clock())
 
     def check(self, key: str, password: str, stored: str | None, *, sleep=time.sleep) -> bool:
-        """Wait the delay due, then verify; records the outcome. ``stored=None`` (no admin configured) fails."""
-        sleep(self.wait_s(key))
-        ok = stored is not None and verify_password(password, stored)
-        self.record(key, success=ok)
+        """Wait for this key's turn, wait the delay due, then verify and record the outcome.
+
+        Parameters
+        ----------
+        key : str
+            The account (one admin account: a constant).
+        password : str
+            What was typed.
+        stored : str or None
+            The configured hash; ``None`` (no admin configured) fails.
+        sleep : callable
+            ``time.sleep`` (injectable for tests).
+
+        Returns
+        -------
+        bool
+            Whether the password is right.
+        """
+        with self._lock:
+            turn = self._turns.setdefault(key, threading.Lock())
+        with turn:  # one attempt per account at a time, through the delay and the check
+            sleep(self.wait_s(key))
+            ok = stored is not None and verify_password(password, stored)
+            self.record(key, success=ok)
         return ok

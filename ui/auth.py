@@ -1,7 +1,8 @@
 """The admin gate: every admin page calls :func:`require_admin` first, so opening its URL directly changes nothing.
 
 Two ways in: a password whose scrypt hash is in ``XRAY_ADMIN_PASSWORD_HASH`` or in the secrets as
-``admin_password_hash`` (checked in constant time, slower after each failure from the same address); or, where
+``admin_password_hash`` (checked in constant time, one attempt at a time, each slower after failures on the admin
+account from any address: :class:`core.auth.FailureDelay`); or, where
 Streamlit's OIDC login is configured (an ``[auth]`` section in the secrets), signing in with an e-mail address listed
 in the secrets' ``admin_emails``.
 """
@@ -15,6 +16,7 @@ import streamlit as st
 from core.auth import FailureDelay
 
 _SESSION_KEY = "admin_signed_in"
+_ACCOUNT = "admin"  # the one admin account: failures are counted on it, whichever address they come from
 
 
 def _secret(name: str):
@@ -66,9 +68,10 @@ def require_admin() -> None:
             password = st.text_input("Admin password", type="password", key="admin_password")
             submitted = st.form_submit_button("Sign in")
         if submitted:
-            client = st.context.ip_address or "local"
-            if _delays().check(client, password, stored):
+            with st.spinner("Checking the password…"):
+                ok = _delays().check(_ACCOUNT, password, stored)
+            if ok:
                 st.session_state[_SESSION_KEY] = True
                 st.rerun()
-            st.error("Wrong password. Each failed attempt makes the next one wait longer.")
+            st.error("Wrong password. Each failed attempt slows the next ones on this account, from any address.")
     st.stop()

@@ -1,6 +1,10 @@
-"""Admin passwords: hashes verify, wrong ones do not, failures slow the next attempt."""
+"""Admin passwords: hashes verify, wrong ones do not, failures on the account slow every further attempt."""
 
 from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -20,16 +24,70 @@ def test_a_hash_verifies_its_password_and_nothing_else():
         hash_password("short")
 
 
-def test_failures_make_the_next_attempt_wait_longer_until_a_success():
-    delay, slept = FailureDelay(base_s=0.5, cap_s=2.0), []
+class _Clock:
+    """A monotonic clock that only moves when told to (or when the fake sleep sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failures_make_the_next_attempt_wait_longer_up_to_the_cap():
+    clock, slept = _Clock(), []
+    delay = FailureDelay(base_s=0.5, cap_s=2.0, forget_s=60.0, clock=clock)
+    stored = hash_password("correct horse")
+    for _ in range(5):
+        assert not delay.check("admin", "wrong password", stored, sleep=slept.append)
+    assert slept == [0.0, 0.5, 1.0, 2.0, 2.0]
+    assert delay.wait_s("another account") == 0.0  # per account
+    assert not delay.check("admin", "correct horse", None, sleep=slept.append)  # no admin configured: locked
+
+
+def test_a_right_password_does_not_reset_the_count_only_time_does():
+    clock, slept = _Clock(), []
+    delay = FailureDelay(base_s=0.5, cap_s=8.0, forget_s=60.0, clock=clock)
     stored = hash_password("correct horse")
     for _ in range(4):
-        assert not delay.check("client", "wrong password", stored, sleep=slept.append)
-    assert slept == [0.0, 0.5, 1.0, 2.0]
-    assert delay.wait_s("other client") == 0.0  # per client
-    assert delay.check("client", "correct horse", stored, sleep=slept.append)
-    assert delay.wait_s("client") == 0.0
-    assert not delay.check("client", "correct horse", None, sleep=slept.append)  # no admin configured: locked
+        delay.check("admin", "wrong password", stored, sleep=slept.append)
+    assert delay.check("admin", "correct horse", stored, sleep=slept.append)
+    assert slept[-1] == 4.0  # the success paid the full delay
+    assert delay.wait_s("admin") == 4.0  # and left the count where it was: an attacker gains nothing from it
+    clock.now += 59.9
+    assert delay.wait_s("admin") == 4.0  # under a minute of quiet forgets nothing
+    clock.now += 0.1
+    assert delay.wait_s("admin") == 2.0  # each full minute without a failure forgets one
+    clock.now += 3 * 60
+    assert delay.wait_s("admin") == 0.0
+    delay.check("admin", "wrong password", stored, sleep=slept.append)
+    assert delay.wait_s("admin") == 0.5  # a fresh start, not a negative count
+
+
+def test_parallel_attempts_on_the_account_wait_for_one_another():
+    """Five sessions guessing at once (the finding: each was answered after the same delay, side by side)."""
+    clock, lock = _Clock(), threading.Lock()
+    delay = FailureDelay(base_s=0.5, cap_s=8.0, clock=clock)
+    stored = hash_password("correct horse")
+    slept, inside, most_inside = [], [0], [0]
+
+    def sleep(seconds: float) -> None:  # advances the fake clock; a real pause lets the other threads try to overlap
+        with lock:
+            inside[0] += 1
+            most_inside[0] = max(most_inside[0], inside[0])
+            slept.append(seconds)
+            clock.now += seconds
+        time.sleep(0.02)
+        with lock:
+            inside[0] -= 1
+
+    addresses = [f"10.0.0.{i}" for i in range(5)]  # different clients: the key is the account, not the address
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda _: delay.check("admin", "wrong guess", stored, sleep=sleep), addresses))
+    assert results == [False] * 5
+    assert most_inside[0] == 1  # one attempt at a time
+    assert slept == [0.0, 0.5, 1.0, 2.0, 4.0]  # each waited for the failures before it: 7.5 s in all, not 0 s
+    assert delay.wait_s("admin") == 8.0
 
 
 def test_the_command_line_prints_a_hash_of_the_password_given(monkeypatch, capsys):
