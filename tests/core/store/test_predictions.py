@@ -17,8 +17,8 @@ def _prediction(p: float, model: str = "m.pt (xraynet, epoch 3, 2026-11-24)") ->
 
 
 @pytest.fixture
-def store(tmp_path):
-    return PredictionStore(f"sqlite:///{tmp_path / 'records.db'}")
+def store(db_url):
+    return PredictionStore(db_url)
 
 
 def test_records_are_read_back_newest_first_with_every_field(store):
@@ -60,8 +60,8 @@ def test_filters_by_label_model_name_and_time(store):
     assert store.model_versions() == {"v1": "m.pt (xraynet, epoch 3, 2026-11-24)", "v2": "n.pt"}
 
 
-def test_records_survive_a_new_store_on_the_same_file(tmp_path):
-    url = f"sqlite:///{tmp_path / 'records.db'}"
+def test_records_survive_a_new_store_on_the_same_database(db_url):
+    url = db_url
     PredictionStore(url).add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
     assert [r.file_name for r in PredictionStore(url).query()] == ["a.jpeg"]
 

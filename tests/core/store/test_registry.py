@@ -10,8 +10,8 @@ from core.store.registry import ModelRegistry
 
 
 @pytest.fixture
-def registry(tmp_path):
-    return ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
+def registry(db_url):
+    return ModelRegistry(db_url)
 
 
 def _checkpoint(tmp_path, name: str, content: bytes):
