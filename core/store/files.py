@@ -1,5 +1,10 @@
 """Files written so that a crash never leaves a half-written one: write a temporary file beside the target, flush it
-to disk, then rename it over the target (atomic on POSIX and Windows)."""
+to disk, then rename it over the target (atomic on POSIX and Windows).
+
+The workstation's files (the database, scenes, checkpoints, records) may hold patient data, so they are private to
+the user the app runs as: files 0600, the folders created for them 0700. Other users on the same machine read
+nothing; the app itself (one user) reads everything it wrote.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +15,87 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["file_version", "write_atomic"]
+__all__ = ["FILE_MODE", "FOLDER_MODE", "file_version", "private_file", "private_folder", "write_atomic"]
+
+FILE_MODE = 0o600  # read and write for the owner only
+FOLDER_MODE = 0o700  # list, enter and create for the owner only
 
 
-def write_atomic(path: str | Path, content: bytes | Callable[[BinaryIO], object], *, mode: int = 0o644) -> Path:
-    """Write ``path`` atomically: readers see the old file or the complete new one, never a part.
+def _make_folders(path: Path) -> None:
+    """Create ``path`` and its missing parents, each :data:`FOLDER_MODE` (``mkdir(parents=True)`` would give the
+    parents the umask's mode); existing folders are left as they are."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(folder, FOLDER_MODE)  # whatever the umask took away or left
+
+
+def private_folder(path: str | Path) -> Path:
+    """Make ``path`` a folder only its owner can read: created :data:`FOLDER_MODE` with any missing parents, or, when
+    it exists, changed to :data:`FOLDER_MODE` (for the app's own data folder, not for a folder a user named).
 
     Parameters
     ----------
     path : str or Path
-        The target; its folder is created if missing.
-    content : bytes or callable
-        The bytes, or a function that writes them to the binary file handle it is given.
-    mode : int
-        Permissions of the result (the temporary file is private until renamed).
+        The folder.
 
     Returns
     -------
     Path
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folders(path)
+    os.chmod(path, FOLDER_MODE)
+    return path
+
+
+def private_file(path: str | Path) -> Path:
+    """Make ``path`` a file only its owner can read: created empty :data:`FILE_MODE` where missing (its folder must
+    exist), else changed to :data:`FILE_MODE`. SQLite gives a database's ``-wal`` and ``-shm`` files the mode of
+    the database file, so calling this on the database before the first connection keeps all three private.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))  # never truncates; mode applies when created
+    os.chmod(path, FILE_MODE)
+    return path
+
+
+def write_atomic(path: str | Path, content: bytes | Callable[[BinaryIO], object], *, mode: int = FILE_MODE) -> Path:
+    """Write ``path`` atomically: readers see the old file or the complete new one, never a part.
+
+    Parameters
+    ----------
+    path : str or Path
+        The target; its folder, where missing, is created with its missing parents, each :data:`FOLDER_MODE`.
+    content : bytes or callable
+        The bytes, or a function that writes them to the binary file handle it is given.
+    mode : int
+        Permissions of the result: :data:`FILE_MODE` (the owner only) unless a file is meant for others (the
+        temporary file is private until renamed).
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    _make_folders(path.parent)
     descriptor, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
