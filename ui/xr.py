@@ -13,7 +13,7 @@ from core.errors import CoreError
 from core.export.gltf import mesh_to_glb
 from core.store.scenes import SceneStore
 from core.types import Mesh
-from core.xr.links import headset_notes, qr_png, viewer_url
+from core.xr.links import app_url, headset_notes, qr_png, viewer_url
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,9 +23,9 @@ def scene_store() -> SceneStore:
 
 
 def _app_url() -> str:
-    """The app's address for links: ``XRAY_PUBLIC_URL`` where set (e.g. behind a proxy), else what the browser
-    used to open this page."""
-    return os.environ.get("XRAY_PUBLIC_URL") or st.context.url or "http://localhost:8501"
+    """The app's address for links: ``XRAY_PUBLIC_URL`` where set (e.g. behind a proxy; checked, see
+    :func:`core.xr.links.app_url`), else what the browser used to open this page."""
+    return app_url(os.environ.get("XRAY_PUBLIC_URL"), st.context.url)
 
 
 def _fingerprint(mesh: Mesh, colourmap: str) -> str:
@@ -77,7 +77,7 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
     try:
         url = viewer_url(_app_url(), scene_id)
     except CoreError as error:
-        link.error(f"No link can be made: {error} Check XRAY_PUBLIC_URL.")
+        link.error(f"No link can be made: {error}")
         return
     code, text = link.columns([1, 2])
     code.image(qr_png(url), caption="Scan with the headset", width=170)
