@@ -2,9 +2,10 @@
 
 Every file a user gives goes through :func:`read_xray`, which either returns an :class:`~core.types.XRay` in the
 project's convention (see :mod:`core.types`) or raises :class:`~core.errors.InputError` with a sentence saying
-what is wrong with the file and what to do about it. Limits on size and pixel count are checked from the file's
-header *before* its pixels are decoded, so a small file that claims a huge image (a decompression bomb) costs
-nothing.
+what is wrong with the file and what to do about it, whatever the bytes are. Limits on size, pixel count and what any
+decoder may inflate are checked from the file's header *before* anything is decompressed, so a small file that
+claims a huge image or dataset (a decompression bomb) costs nothing. Pixels that are not finite after the file's
+lookup tables (an absurd rescale slope, a NaN window) are refused: no verdict is ever made on them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import io
 import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +23,10 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pydicom.errors
+import pydicom.filereader
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from core.errors import InputError
 from core.types import Volume, XRay, pixels_to_uint8
@@ -73,11 +77,16 @@ class InputLimits:
         the largest flat-panel detectors (about 4300×4300 = 18 MP) and far below what exhausts memory.
     min_side_px : int
         Smallest accepted width and height; below it no anatomy can be seen.
+    max_decoded_bytes : int
+        Most that any decoder may produce from one file: a deflated DICOM dataset once inflated, or a DICOM's pixel
+        data once decompressed (rows × columns × samples × bytes per sample, from the header). The default
+        (128 MiB) holds a 40-megapixel 8-bit colour or 16-bit grey image; more is a decompression bomb.
     """
 
     max_bytes: int = 64 * 1024 * 1024
     max_pixels: int = 40_000_000
     min_side_px: int = 64
+    max_decoded_bytes: int = 128 * 1024 * 1024
 
 
 DEFAULT_LIMITS = InputLimits()
@@ -197,6 +206,8 @@ def _read_raster(data: bytes, *, name: str, limits: InputLimits) -> XRay:
             orientation = opened.getexif().get(0x0112, 1)  # EXIF Orientation tag
             opened.load()
             image = ImageOps.exif_transpose(opened)
+    except InputError:
+        raise
     except UnidentifiedImageError as error:
         raise InputError(
             f"'{name}' is not an image that can be read: it is neither JPEG, PNG nor DICOM, or its header is "
@@ -208,7 +219,14 @@ def _read_raster(data: bytes, *, name: str, limits: InputLimits) -> XRay:
             f"'{name}' claims an image so large that decoding it could exhaust the server's memory "
             f"(a 'decompression bomb'); at most {limits.max_pixels / 1e6:.0f} megapixels are accepted."
         ) from error
-    except (OSError, SyntaxError, struct.error) as error:
+    except ValueError as error:
+        # Pillow's own bound on what a PNG's compressed text or colour-profile chunk may inflate to
+        # ("Decompressed Data Too Large"), or a value its header parser cannot take.
+        raise InputError(
+            f"'{name}' holds a compressed text or colour-profile block that is too large or malformed ({error}); "
+            "it cannot be read safely. Export the image again without metadata (e.g. as a plain PNG)."
+        ) from error
+    except (OSError, SyntaxError, struct.error, EOFError) as error:
         # Pillow reports truncated or corrupt data as OSError ("image file is truncated"), SyntaxError (bad PNG
         # chunk) or struct.error (short header).
         raise InputError(
@@ -286,13 +304,83 @@ def _significant_bits(peak: float) -> int:
 
 
 def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> XRay:
+    _check_inflation(data, name=name, limits=limits, force=force)
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=force)
-    except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error) as error:
+    except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error, zlib.error,
+            RecursionError, OverflowError, MemoryError) as error:  # fmt: skip
         raise InputError(
-            f"'{name}' is not a readable DICOM file ({error}). Export it again from the PACS or viewer."
+            f"'{name}' is not a readable DICOM file ({_short(error)}). Export it again from the PACS or viewer."
+        ) from error
+    try:
+        return _dicom_to_xray(dataset, name=name, limits=limits, force=force)
+    except InputError:
+        raise
+    except (ValueError, KeyError, OverflowError, IndexError, struct.error) as error:
+        # pydicom converts element values lazily, at first use: a malformed value (an IS of '1A', a DS of 'abc')
+        # surfaces here, from whichever step reads it first.
+        raise InputError(
+            f"'{name}' holds a DICOM element whose value cannot be read ({_short(error)}). Export the image again "
+            "from the PACS or viewer."
         ) from error
 
+
+def _check_inflation(data: bytes, *, name: str, limits: InputLimits, force: bool) -> None:
+    """Refuse a Deflated Explicit VR Little Endian file whose dataset inflates past ``limits.max_decoded_bytes``,
+    measured by inflating it in 1 MiB pieces that are thrown away, before pydicom inflates it whole."""
+    stream = io.BytesIO(data)
+    try:
+        pydicom.filereader.read_preamble(stream, force)
+        meta = pydicom.filereader.read_dataset(stream, is_implicit_VR=False, is_little_endian=True,
+                                               stop_when=lambda tag, vr, length: tag.group != 2)  # fmt: skip
+        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, TypeError, KeyError, struct.error):
+        return  # the full read that follows says what is wrong
+    if not deflated:
+        return
+    chunk, inflated = 1 << 20, 0
+    inflater, tail = zlib.decompressobj(-zlib.MAX_WBITS), data[stream.tell() :]
+    try:
+        while True:
+            inflated += len(out := inflater.decompress(tail, chunk))
+            if inflated > limits.max_decoded_bytes:
+                raise InputError(
+                    f"'{name}' is a deflated DICOM file whose content inflates to more than "
+                    f"{limits.max_decoded_bytes / 2**20:.0f} MB (a 'decompression bomb'); it is not read. Export the "
+                    "image again, uncompressed or as PNG."
+                )
+            tail = inflater.unconsumed_tail
+            if inflater.eof or (not tail and len(out) < chunk):
+                return
+    except zlib.error as error:
+        raise InputError(f"'{name}' is a deflated DICOM file whose compressed content is damaged ({error}).") from error
+
+
+def _short(error: BaseException) -> str:
+    """An exception's message, cut to one readable line for a sentence."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _number(dataset: pydicom.Dataset, keyword: str, kind: type, *, name: str, default: float | None = None):
+    """A numeric element's value (the first of a multi-value) as ``kind``, ``default`` when absent; a value that is
+    not a finite number is refused with a sentence naming the element."""
+    try:
+        value = dataset.get(keyword)
+        if value is None or value == "":
+            return default
+        number = kind(_first(value))
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InputError(
+            f"'{name}': its {keyword} element is not a number ({_short(error)}). Export the image again from the "
+            "PACS or viewer."
+        ) from error
+    if not math.isfinite(number):
+        raise InputError(f"'{name}': its {keyword} element is {number}, not a finite number; it cannot be used.")
+    return number
+
+
+def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, force: bool) -> XRay:
     if force and not any(tag in dataset for tag in ("SOPClassUID", "Modality", "Rows", "PixelData")):
         # Read without the "DICM" preamble, any bytes parse as some elements; a real file has these.
         raise InputError(
@@ -305,60 +393,104 @@ def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> 
             f"'{name}' is a DICOM file without pixel data ({kind}): it holds no image. Export the image "
             "itself (a CR or DX radiograph) rather than a report or presentation state."
         )
-    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    frames = _number(dataset, "NumberOfFrames", int, name=name, default=1) or 1
     if frames > 1:
         raise InputError(
             f"'{name}' is a multi-frame DICOM with {frames} frames; one radiograph per file is supported. "
             "Export the frame you want as a single-frame DICOM, PNG or JPEG."
         )
-    rows, columns = dataset.get("Rows"), dataset.get("Columns")
-    if not rows or not columns:
+    rows, columns = _number(dataset, "Rows", int, name=name), _number(dataset, "Columns", int, name=name)
+    if not rows or not columns or rows < 0 or columns < 0:
         raise InputError(f"'{name}' does not state its image size (Rows/Columns missing); it cannot be decoded.")
-    _check_dimensions(name, int(columns), int(rows), limits)
+    _check_dimensions(name, columns, rows, limits)
+    samples = _number(dataset, "SamplesPerPixel", int, name=name, default=1)
+    bits = _number(dataset, "BitsAllocated", int, name=name, default=16)
+    decoded = rows * columns * max(samples, 1) * max(math.ceil(bits / 8), 1)
+    if decoded > limits.max_decoded_bytes or samples not in (1, 3, 4) or not 1 <= bits <= 64:
+        raise InputError(
+            f"'{name}' states {rows}×{columns} px with {samples} samples of {bits} bits per pixel: "
+            f"{decoded / 2**20:.0f} MB once decoded, beyond the {limits.max_decoded_bytes / 2**20:.0f} MB accepted or "
+            "not a radiograph's layout. Export the image again as a single grey frame."
+        )
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        _number(dataset, keyword, float, name=name)  # refuses a value that is not a finite number
+    notes: list[str] = []
+    spacing = _spacing_mm(dataset, notes)
 
     try:
         stored = dataset.pixel_array
-    except (NotImplementedError, RuntimeError, ValueError, AttributeError, EOFError) as error:
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError, EOFError, MemoryError) as error:
         syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
         syntax_name = getattr(syntax, "name", None) or "unknown transfer syntax"
         raise InputError(
-            f"'{name}': its pixel data ({syntax_name}) cannot be decoded here ({error}). Export it "
+            f"'{name}': its pixel data ({syntax_name}) cannot be decoded here ({_short(error)}). Export it "
             "uncompressed (Explicit VR Little Endian) or as PNG."
         ) from error
+    if stored.ndim not in (2, 3) or stored.shape[:2] != (rows, columns):
+        raise InputError(
+            f"'{name}': its pixel data decodes to shape {stored.shape}, not the {rows}×{columns} its header states. "
+            "Export the image again."
+        )
 
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip()
-    notes: list[str] = []
     if stored.ndim == 3:  # colour (secondary capture); pydicom has converted YBR to RGB
-        grey = stored.astype(np.float64) @ _LUMA_WEIGHTS.astype(np.float64)
+        grey = stored[..., :3].astype(np.float64) @ _LUMA_WEIGHTS.astype(np.float64)
         pixels = grey / max(float(grey.max()), 1.0)
         notes.append(f"{photometric} colour DICOM converted to grey: check that it is a radiograph.")
     else:
-        pixels = _dicom_grey_to_unit(stored, dataset, notes)
+        with np.errstate(over="ignore", invalid="ignore"):  # an absurd slope overflows: refused just below
+            pixels = _dicom_grey_to_unit(stored, dataset, notes)
         if photometric == "MONOCHROME1":
             pixels = 1.0 - pixels
             notes.append("MONOCHROME1 (white = air) inverted so that bone is white.")
+    if not np.isfinite(pixels).all():
+        raise InputError(
+            f"'{name}': its pixel values are not finite numbers after the file's rescale and window (its "
+            "RescaleSlope, RescaleIntercept or window values are out of range). The image is not used; export it "
+            "again from the PACS or viewer."
+        )
 
-    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
     metadata = {tag: str(dataset.get(tag)) for tag in _DICOM_TAGS_KEPT if dataset.get(tag) not in (None, "")}
     sop_class = getattr(dataset.get("SOPClassUID"), "name", None)
     if sop_class:
         metadata["SOPClass"] = sop_class
-    bits = dataset.get("BitsStored", "?")
     return XRay(
         pixels=np.clip(pixels, 0.0, 1.0).astype(np.float32),
         name=name,
         source_format="DICOM",
-        original_mode=f"{photometric} {bits}-bit",
-        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
+        original_mode=f"{photometric} {dataset.get('BitsStored', '?')}-bit",
+        pixel_spacing_mm=spacing,
         notes=tuple(notes),
         metadata=metadata,
         colour=stored.ndim == 3,
     )
 
 
+def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[float, float] | None:
+    """``(row, column)`` spacing from PixelSpacing or ImagerPixelSpacing; ``None`` where absent or unusable (said in
+    ``notes``: distances are then in pixels, which is safer than millimetres on a made-up scale)."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            value = dataset.get(keyword)
+            if not value:
+                continue
+            values = list(value) if isinstance(value, pydicom.multival.MultiValue | list | tuple) else [value]
+            row, column = float(values[0]), float(values[-1])
+            usable = all(math.isfinite(v) and 0 < v < 100 for v in (row, column))
+        except (ValueError, TypeError, OverflowError):
+            usable = False
+        if usable:
+            return row, column
+        notes.append(f"The file's {keyword} is not a usable spacing in mm; distances can only be given in pixels.")
+    return None
+
+
 def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: list[str]) -> np.ndarray:
-    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1]."""
+    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1]; values that are not finite after
+    the modality LUT are left for the caller to refuse."""
     values = apply_modality_lut(stored, dataset).astype(np.float64)
+    if not np.isfinite(values).all():
+        return values
     if ("WindowCenter" in dataset and "WindowWidth" in dataset) or "VOILUTSequence" in dataset:
         try:
             windowed = apply_voi_lut(values, dataset)

@@ -13,11 +13,14 @@ Conventions (written once, here):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+
+from core.errors import ModelError
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -128,6 +131,13 @@ class Prediction:
     model: str
 
     def __post_init__(self) -> None:
+        values = [*self.probabilities.values(), self.threshold]
+        if not all(isinstance(v, int | float | np.floating) and math.isfinite(v) for v in values):
+            # A NaN would read as a verdict (NaN >= threshold is False: "NORMAL"); no verdict is made instead.
+            raise ModelError(
+                "The model gave no valid probability for this image (not a finite number), so no verdict is made. "
+                "The image's pixel values may be out of range; try another export of it."
+            )
         object.__setattr__(self, "probabilities", MappingProxyType(dict(self.probabilities)))
 
 

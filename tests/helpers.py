@@ -122,3 +122,59 @@ def png_bomb(side: int = 20_000) -> bytes:
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
+
+
+def deflate_bomb_dicom(inflated_mb: int = 300) -> bytes:
+    """A Deflated Explicit VR Little Endian DICOM of a few hundred KB whose dataset inflates to ``inflated_mb`` MB
+    (a private OB element of zeros), built in pieces so that making it costs no memory."""
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = DIGITAL_XRAY_STORAGE
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    head = io.BytesIO()
+    head.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(head, meta)
+    size = inflated_mb * 2**20
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    element = struct.pack("<HH2sHI", 0x0009, 0x1001, b"OB", 0, size)  # (0009,1001) OB, 32-bit length
+    body = [compressor.compress(element)]
+    zeros = b"\x00" * 2**20
+    body += [compressor.compress(zeros) for _ in range(inflated_mb)]
+    return head.getvalue() + b"".join(body) + compressor.flush()
+
+
+def png_with_chunk(kind: bytes, inflated_mb: int = 50) -> bytes:
+    """A small valid greyscale PNG carrying a ``zTXt`` or ``iCCP`` chunk whose compressed payload inflates to
+    ``inflated_mb`` MB."""
+    payload = zlib.compress(b"\x00" * (inflated_mb * 2**20), 9)
+    # zTXt: keyword, NUL, method 0, data; iCCP: profile name, NUL, method 0, data (the same layout).
+    chunk = _png_chunk(kind, b"Comment\x00\x00" + payload)
+    plain = encode(np.full((80, 80), 128, dtype=np.uint8))
+    return plain[:33] + chunk + plain[33:]  # after the signature (8) and IHDR (25)
+
+
+def dicom_with_raw_tags(stored: np.ndarray, raw: dict[str, bytes]) -> bytes:
+    """A DICOM of ``stored`` whose elements named in ``raw`` hold these exact bytes (malformed values that pydicom
+    would refuse to write through its attributes, e.g. ``{"PixelSpacing": b"abc\\\\defgh"}``)."""
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+
+    plain = pydicom_read(make_dicom(stored))
+    for keyword, value in raw.items():
+        tag = tag_for_keyword(keyword)
+        if len(value) % 2:
+            value += b" "
+        plain[tag] = RawDataElement(tag, dictionary_VR(tag), len(value), value, 0, False, True)
+    buffer = io.BytesIO()
+    plain.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def pydicom_read(data: bytes):
+    """A DICOM file's dataset (pydicom)."""
+    import pydicom
+
+    return pydicom.dcmread(io.BytesIO(data))

@@ -7,27 +7,31 @@ Where things are kept:
   ``$XDG_DATA_HOME/xray-workstation``, else ``~/.local/share/xray-workstation``.
 
 SQLite runs in write-ahead-log mode with a busy timeout, so the app's sessions, a background job and the command
-line can write at once; every write is a transaction, so a crash leaves either the whole record or none.
+line can write at once; every write is a transaction, so a crash leaves either the whole record or none. The data
+folder is created owner-only (0700) and the SQLite file with its ``-wal`` and ``-shm`` files 0600.
+
+A database that refuses a request or cannot be reached is a :class:`StoreError` whose sentence names no SQL, table
+or password (:func:`database_failure`); the details go to the server's log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from core.errors import CoreError
+from core.errors import StoreError
+from core.store.files import private_file, private_folder
 
-__all__ = ["Base", "StoreError", "as_utc", "data_home", "database_url", "session_factory"]
+__all__ = ["Base", "StoreError", "as_utc", "data_home", "database_failure", "database_url", "session_factory"]
 
-
-class StoreError(CoreError):
-    """The database cannot be opened or written."""
+_log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -46,8 +50,15 @@ def data_home() -> Path:
     else:
         xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
         home = Path(xdg) / "xray-workstation"
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return private_folder(home)
+
+
+def database_failure(error: SQLAlchemyError, doing: str) -> StoreError:
+    """The :class:`StoreError` to raise when the database fails while ``doing`` something (e.g. "record the
+    prediction"): a sentence without SQL or credentials; the details are logged."""
+    _log.warning("database failure while trying to %s: %s", doing, error)
+    return StoreError(f"The database could not {doing}: it cannot be reached or refused the request. Try again; if "
+                      "it persists, tell the administrator (the server log has the details).")  # fmt: skip
 
 
 def database_url() -> str:
@@ -85,8 +96,21 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     Every table defined so far is created if missing, so call it after importing the module that defines yours.
     """
     engine = _engine(url or database_url())
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        try:
+            private_file(engine.url.database)  # before SQLite creates it: its -wal and -shm files take its mode
+        except OSError as error:
+            file = engine.url.database
+            raise StoreError(f"The database file '{file}' cannot be opened ({error.strerror}).") from error
     try:
         Base.metadata.create_all(engine)
-    except OperationalError as error:
-        raise StoreError(f"The database at {engine.url!r} cannot be opened ({error.orig}).") from error
+    except SQLAlchemyError as error:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"The database at {shown} cannot be opened ({_short(error)}).") from error
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _short(error: SQLAlchemyError) -> str:
+    """The driver's own first line (no SQL statement, no parameters)."""
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__

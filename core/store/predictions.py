@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text, sele
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, as_utc, session_factory
+from core.store.db import Base, as_utc, database_failure, session_factory
 from core.types import Prediction
 
 __all__ = ["PredictionStore", "StoredPrediction"]
@@ -96,9 +96,10 @@ class PredictionStore:
         image: bytes | None = None,
     ) -> int:
         """Record one prediction; returns its id. ``image`` (the file's bytes) only when the user asked."""
+        file_name = _storable(file_name)[:255]
         row = _PredictionRow(
             created=dt.datetime.now(dt.UTC),
-            file_name=file_name[:255],
+            file_name=file_name,
             sha256=sha256,
             label=prediction.label,
             p_normal=float(prediction.probabilities["NORMAL"]),
@@ -106,7 +107,7 @@ class PredictionStore:
             threshold=float(prediction.threshold),
             model=prediction.model[:255],
             model_version=model_version,
-            warnings=json.dumps(list(warnings)),
+            warnings=json.dumps([_storable(w) for w in warnings]),
             image=image,
         )
         try:
@@ -115,7 +116,7 @@ class PredictionStore:
                 session.flush()
                 return row.id
         except SQLAlchemyError as error:
-            raise StoreError(f"The prediction for '{file_name}' could not be recorded ({error}).") from error
+            raise database_failure(error, f"record the prediction for '{file_name}'") from error
 
     def query(
         self,
@@ -156,7 +157,7 @@ class PredictionStore:
             with self._sessions() as session:
                 return [_stored(row, has_image) for row, has_image in session.execute(statement)]
         except SQLAlchemyError as error:
-            raise StoreError(f"The prediction records could not be read ({error}).") from error
+            raise database_failure(error, "read the prediction records") from error
 
     def image(self, record_id: int) -> bytes | None:
         """The kept image bytes of a record (``None`` when none were kept or the record does not exist)."""
@@ -185,3 +186,10 @@ def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
         warnings=tuple(json.loads(row.warnings or "[]")),
         has_image=bool(has_image),
     )
+
+
+def _storable(text: str) -> str:
+    """Text any database keeps: NUL characters (refused by PostgreSQL) and lone surrogates (not UTF-8) replaced. File
+    names come from the user's machine and are only shown back."""
+    text = str(text).replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text

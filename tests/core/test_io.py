@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.errors import InputError
 from core.io import InputLimits, encode_png, read_xray, read_xray_file
-from tests.helpers import BASIC_TEXT_SR, compress_dicom, encode, make_dicom, png_bomb, ramp
+from tests.helpers import (
+    BASIC_TEXT_SR,
+    compress_dicom,
+    deflate_bomb_dicom,
+    dicom_with_raw_tags,
+    encode,
+    make_dicom,
+    png_bomb,
+    png_with_chunk,
+    pydicom_read,
+    ramp,
+)
 
 # ------------------------------------------------------------------------------------------------------------------
 # Real images
@@ -250,3 +264,96 @@ def test_missing_file(tmp_path):
 def test_png_misnamed_as_dcm_is_read_as_png():
     xray = read_xray(encode(np.zeros((70, 70), dtype=np.uint8)), name="misnamed.dcm")
     assert xray.source_format == "PNG"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Hostile files: every one is a sentence, bounded in memory, never a traceback or a non-finite pixel
+
+
+def test_a_deflate_bomb_is_refused_before_it_inflates():
+    import tracemalloc
+
+    bomb = deflate_bomb_dicom(300)  # 300 MB once inflated, from a file of a few hundred KB
+    assert len(bomb) < 2**20
+    tracemalloc.start()
+    try:
+        message = _refusal(bomb, "bomb.dcm")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "decompression bomb" in message and "128 MB" in message
+    assert peak < 32 * 2**20  # measured in 1 MiB pieces, never held whole
+
+
+def test_a_small_deflated_dicom_still_reads():
+    import pydicom
+
+    plain = pydicom_read(make_dicom(ramp(80, 80) * 4000))
+    buffer = io.BytesIO()
+    plain.save_as(buffer, implicit_vr=False, little_endian=True, enforce_file_format=True)
+    plain.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    deflated = io.BytesIO()
+    plain.save_as(deflated, enforce_file_format=True)
+    xray = read_xray(deflated.getvalue(), name="deflated.dcm")
+    np.testing.assert_allclose(xray.pixels, read_xray(buffer.getvalue(), name="plain.dcm").pixels)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"RescaleSlope": b"1e+308", "RescaleIntercept": b"0"},  # overflows to inf in the modality LUT
+        {"RescaleSlope": b"NaN"},
+        {"RescaleSlope": b"inf"},
+        {"RescaleIntercept": b"-inf"},
+        {"WindowCenter": b"NaN", "WindowWidth": b"400"},
+        {"WindowCenter": b"40", "WindowWidth": b"inf"},
+    ],
+    ids=["slope-1e308", "slope-nan", "slope-inf", "intercept-inf", "centre-nan", "width-inf"],
+)
+def test_non_finite_lookup_tables_are_refused(raw):
+    message = _refusal(dicom_with_raw_tags(ramp(80, 80) * 4000, raw), "lut.dcm")
+    assert "finite" in message and "'lut.dcm'" in message
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iCCP"])
+def test_a_png_whose_text_or_profile_inflates_too_far_is_a_sentence(kind):
+    assert "too large or malformed" in _refusal(png_with_chunk(kind, inflated_mb=50), "chunk.png")
+
+
+def test_an_unreadable_pixel_spacing_is_said_and_not_used():
+    xray = read_xray(dicom_with_raw_tags(ramp(80, 80) * 4000, {"PixelSpacing": b"abc\\defgh"}), name="spacing.dcm")
+    assert xray.pixel_spacing_mm is None
+    assert any("PixelSpacing is not a usable spacing" in note for note in xray.notes)
+
+
+def test_an_unreadable_number_of_frames_is_a_sentence():
+    message = _refusal(dicom_with_raw_tags(ramp(80, 80) * 4000, {"NumberOfFrames": b"abcd"}), "frames.dcm")
+    assert "NumberOfFrames element is not a number" in message
+
+
+def test_a_header_that_claims_more_decoded_bytes_than_allowed_is_refused():
+    data = dicom_with_raw_tags(ramp(80, 80) * 4000, {})
+    limits = InputLimits(max_decoded_bytes=80 * 80 * 2 - 1)
+    with pytest.raises(InputError, match="once decoded"):
+        read_xray(data, name="big.dcm", limits=limits)
+
+
+def test_every_pydicom_test_file_decodes_or_is_refused_with_a_sentence():
+    """pydicom's own test files: every transfer syntax, odd VRs, broken files (badVR.dcm's IS of '1A' escaped as a
+    ValueError once). Each is an X-ray in the convention or an InputError, nothing else."""
+    from pydicom.data import get_testdata_files
+
+    paths = [Path(p) for p in get_testdata_files("**/*") if Path(p).is_file()]
+    assert len(paths) >= 80 and any(p.name == "badVR.dcm" for p in paths)
+    decoded = refused = 0
+    for path in paths:
+        try:
+            xray = read_xray(path.read_bytes(), name=path.name)
+        except InputError as error:
+            assert str(error).startswith(f"'{path.name}'") and str(error).endswith("."), str(error)
+            refused += 1
+        else:
+            assert np.isfinite(xray.pixels).all() and 0 <= xray.pixels.min() <= xray.pixels.max() <= 1
+            decoded += 1
+    print(f"pydicom test files: {decoded} decoded, {refused} refused with a sentence, of {len(paths)}")
+    assert decoded >= 30 and refused >= 60

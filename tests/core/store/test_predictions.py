@@ -9,6 +9,7 @@ import pytest
 from core.store.db import StoreError
 from core.store.predictions import PredictionStore
 from core.types import Prediction
+from tests.conftest import drop_postgres_database, new_postgres_database
 
 
 def _prediction(p: float, model: str = "m.pt (xraynet, epoch 3, 2026-11-24)") -> Prediction:
@@ -78,3 +79,31 @@ def test_a_bad_url_never_echoes_its_password():
     with pytest.raises(StoreError) as error:
         PredictionStore("nosuchdialect://admin:s3cret@db.example/xray")
     assert "s3cret" not in str(error.value)
+
+
+def test_file_names_with_nul_or_lone_surrogates_are_recorded_readably(store):
+    """PostgreSQL refuses NUL characters and neither database stores a lone surrogate: such a (user-given) name is
+    recorded with the characters replaced, not refused and never a traceback."""
+    first = store.add(file_name="a\x00b.dcm", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1",
+                      warnings=["odd \ud800 tag"])  # fmt: skip
+    (record,) = store.query()
+    assert record.id == first and record.file_name == "a\ufffdb.dcm" and record.warnings == ("odd ? tag",)
+
+
+def test_a_non_finite_probability_is_never_a_prediction():
+    from core.errors import ModelError
+
+    with pytest.raises(ModelError, match="no verdict"):
+        Prediction(label="NORMAL", probabilities={"NORMAL": float("nan"), "PNEUMONIA": float("nan")}, threshold=0.4,
+                   model="m")  # fmt: skip
+
+
+def test_a_database_that_goes_away_is_a_sentence_without_sql():
+    url = new_postgres_database()
+    store = PredictionStore(url)
+    drop_postgres_database(url)  # the server closes the store's connections; the database is gone
+    with pytest.raises(StoreError) as error:
+        store.add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
+    message = str(error.value)
+    assert "could not record the prediction for 'a.jpeg'" in message
+    assert "INSERT" not in message and "postgres" not in message
