@@ -1,41 +1,141 @@
 """3D scenes shared with headsets, and the annotation pins people drop on them.
 
-A scene is a GLB file (made by :func:`core.export.gltf.mesh_to_glb`, with no patient data in it) under an unguessable
+A scene is a GLB (made by :func:`core.export.gltf.mesh_to_glb`, with no patient data in it) under an unguessable
 id; its annotations are points on the model (in the GLB's metres) with a short text label. Labels are stored as given
-and must be shown as text (never as HTML) by every viewer.
+(stripped) and must be shown as text (never as HTML) by every viewer.
+
+The GLB's bytes are kept in the database (table ``scene_models``), so every app server sharing one database (e.g.
+PostgreSQL behind a load balancer) serves every scene. Scenes made before that kept the GLB as a file whose path is in
+``scenes.glb``: they are still read from that file where it exists (on the server that made them); new scenes store
+an empty ``scenes.glb``.
+
+Every refusal is a sentence: :class:`~core.errors.InputError` for bad input (checked before it reaches the
+database: lone surrogates, NUL and other control characters, numbers that are not finite, ids past the 32-bit id
+column), :class:`SceneNotFound` for unknown scenes and pins, and :class:`~core.store.db.StoreError` when the database
+cannot be reached (its message names no URL, path or SQL; the cause is chained and logged).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import math
+import numbers
+import re
 import secrets
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.errors import InputError
-from core.store.db import Base, StoreError, as_utc, data_home, session_factory
-from core.store.files import write_atomic
+from core.errors import InputError, SceneNotFound
+from core.store.db import Base, StoreError, as_utc, database_failure, session_factory
 
-__all__ = ["MAX_ANNOTATIONS", "MAX_LABEL_CHARS", "Annotation", "Scene", "SceneNotFound", "SceneStore"]
+__all__ = [
+    "MAX_ANNOTATIONS",
+    "MAX_GLB_BYTES",
+    "MAX_LABEL_CHARS",
+    "MAX_PIN_ID",
+    "MAX_TITLE_CHARS",
+    "Annotation",
+    "Scene",
+    "SceneNotFound",
+    "SceneStore",
+]
 
 MAX_LABEL_CHARS = 200
+MAX_TITLE_CHARS = 200
 MAX_ANNOTATIONS = 500
+MAX_GLB_BYTES = 8 * 1024 * 1024  # core.export.gltf.MAX_GLB_BYTES (not imported: that module loads trimesh)
+MAX_PIN_ID = 2**31 - 1  # the annotations' id column is a 32-bit INTEGER on PostgreSQL
 _MAX_COORDINATE_M = 10.0  # a chest model is well under a metre across; anything beyond 10 m is a bad request
+_SCENE_ID = re.compile(r"[0-9a-f]{32}")
+_UNOPENED = (
+    "The database could not open the scenes: it cannot be reached or refused the request. Try again; if it "
+    "persists, tell the administrator (the server log has the details)."
+)  # worded as core.store.db.database_failure
+_log = logging.getLogger(__name__)
 
 
-def _clean_label(label: object) -> str:
-    text = str(label).strip()
-    if not 1 <= len(text) <= MAX_LABEL_CHARS:
-        raise InputError(f"An annotation's label needs 1 to {MAX_LABEL_CHARS} characters; got {len(text)}.")
+@contextlib.contextmanager
+def _reaching_the_database(doing: str) -> Iterator[None]:
+    """Database failures while ``doing`` something (server down, file gone, connection dropped, pool exhausted) as
+    a :class:`StoreError` sentence that names no URL, path or SQL (:func:`core.store.db.database_failure`; the cause
+    is chained and logged)."""
+    try:
+        yield
+    except (DBAPIError, PoolTimeoutError) as error:
+        raise database_failure(error, doing) from error
+
+
+def _clean_text(text: object, *, what: str, most: int) -> str:
+    """``text`` stripped, or :class:`InputError` unless it is 1 to ``most`` characters that every database stores and
+    every viewer shows: no lone surrogates (not Unicode), no control characters (NUL included), something visible."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} is text; got {type(text).__name__}.")
+    text = text.strip()
+    if any(unicodedata.category(c) == "Cs" for c in text):
+        raise InputError(f"{what} contains a lone surrogate, which is not Unicode text; send it as UTF-8.")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InputError(f"{what} contains a control character (such as NUL or a line break); use plain text.")
+    visible = sum(not unicodedata.category(c).startswith(("Z", "C")) for c in text)
+    if not visible or len(text) > most:
+        raise InputError(f"{what} needs 1 to {most} characters, some of them visible; got {len(text)}.")
     return text
 
 
-class SceneNotFound(StoreError):
-    """No scene with that id (answered with 404 by the server)."""
+def _clean_label(label: object) -> str:
+    return _clean_text(label, what="An annotation's label", most=MAX_LABEL_CHARS)
+
+
+def _clean_position(position: object) -> tuple[float, float, float]:
+    """Three finite numbers within 10 m, or :class:`InputError` (also for ints too large for a float)."""
+    try:
+        values = tuple(position)  # type: ignore[arg-type]
+    except TypeError as error:
+        raise InputError("An annotation's position is three numbers (metres).") from error
+    if len(values) != 3 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        raise InputError("An annotation's position is three numbers (metres).")
+    try:
+        x, y, z = (float(v) for v in values)
+    except OverflowError:  # an int with hundreds of digits
+        x = y = z = math.inf
+    if not all(math.isfinite(v) and abs(v) <= _MAX_COORDINATE_M for v in (x, y, z)):
+        raise InputError(f"An annotation's position must be finite and within {_MAX_COORDINATE_M:g} m.")
+    return x, y, z
+
+
+def _scene_id(scene_id: object) -> str:
+    """The id if it can be one (32 lowercase hex digits), else :class:`SceneNotFound` before any query."""
+    if not isinstance(scene_id, str) or not _SCENE_ID.fullmatch(scene_id):
+        raise SceneNotFound("No such scene.")
+    return scene_id
+
+
+def _pin_id(annotation_id: object) -> int:
+    """The id if it can be one (1 to :data:`MAX_PIN_ID`), else :class:`SceneNotFound` before any query (the driver
+    would fail on a number past 64 bits, PostgreSQL on one past 32)."""
+    if isinstance(annotation_id, bool) or not isinstance(annotation_id, int) or not 1 <= annotation_id <= MAX_PIN_ID:
+        raise SceneNotFound("No such annotation.")
+    return annotation_id
 
 
 class _SceneRow(Base):
@@ -44,7 +144,15 @@ class _SceneRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    glb: Mapped[str] = mapped_column(Text)
+    # The GLB file of a scene made before GLBs were kept in scene_models; empty for newer scenes.
+    legacy_path: Mapped[str] = mapped_column("glb", Text, default="")
+
+
+class _ModelRow(Base):
+    __tablename__ = "scene_models"
+
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True)
+    glb: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class _AnnotationRow(Base):
@@ -61,12 +169,11 @@ class _AnnotationRow(Base):
 
 @dataclass(frozen=True)
 class Scene:
-    """A stored scene: ``id``, ``title``, ``created`` (UTC) and the GLB file's ``path``."""
+    """A stored scene: ``id``, ``title`` and ``created`` (UTC); its GLB is :meth:`SceneStore.model`."""
 
     id: str
     title: str
     created: dt.datetime
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -80,12 +187,28 @@ class Annotation:
     created: dt.datetime
 
 
-def _pin(session: Session, scene_id: str, annotation_id: int) -> _AnnotationRow:
-    """An annotation's row, only through its own scene."""
-    row = session.get(_AnnotationRow, int(annotation_id))
-    if row is None or row.scene_id != scene_id:
-        raise SceneNotFound(f"No annotation {annotation_id} in scene '{scene_id}'.")
+def _scene_row(session: Session, scene_id: object, *, lock: bool = False) -> _SceneRow:
+    """A scene's row (locked until the transaction ends if ``lock``, on databases that lock rows), or
+    :class:`SceneNotFound`, also for a scene from before GLBs were kept in the database whose file is gone."""
+    statement = select(_SceneRow).where(_SceneRow.id == _scene_id(scene_id))
+    row = session.scalars(statement.with_for_update() if lock else statement).one_or_none()
+    if row is None or (row.legacy_path and not Path(row.legacy_path).is_file()):
+        raise SceneNotFound("No such scene.")
     return row
+
+
+def _pin(session: Session, scene_id: object, annotation_id: object) -> _AnnotationRow:
+    """An annotation's row, only through its own scene."""
+    scene_id, annotation_id = _scene_id(scene_id), _pin_id(annotation_id)
+    row = session.get(_AnnotationRow, annotation_id)
+    if row is None or row.scene_id != scene_id:
+        raise SceneNotFound("No such annotation in this scene.")
+    return row
+
+
+def _annotation(row: _AnnotationRow) -> Annotation:
+    return Annotation(id=row.id, scene_id=row.scene_id, position=(row.x, row.y, row.z), label=row.label,
+                      created=as_utc(row.created))  # fmt: skip
 
 
 class SceneStore:
@@ -95,70 +218,110 @@ class SceneStore:
     ----------
     url : str, optional
         Database URL (default :func:`core.store.db.database_url`).
-    folder : Path, optional
-        Where GLB files go (default ``<data home>/scenes``).
+
+    Raises
+    ------
+    StoreError
+        The database cannot be opened (a sentence without its URL or path).
     """
 
-    def __init__(self, url: str | None = None, *, folder: Path | None = None) -> None:
-        self._sessions = session_factory(url)
-        self.folder = folder or data_home() / "scenes"
+    def __init__(self, url: str | None = None) -> None:
+        try:
+            self._sessions = session_factory(url)
+        except StoreError as error:
+            _log.warning("The scenes' database cannot be opened: %s", error)
+            raise StoreError(_UNOPENED) from error
 
     def create(self, glb: bytes, *, title: str) -> Scene:
-        """Store a GLB under a new unguessable id."""
-        if not glb.startswith(b"glTF"):
+        """Store a GLB (at most :data:`MAX_GLB_BYTES`) under a new unguessable id.
+
+        Parameters
+        ----------
+        glb : bytes
+            Binary glTF.
+        title : str
+            Shown to whoever has the link: no patient data. Stripped and cut to :data:`MAX_TITLE_CHARS`; a blank
+            one becomes "3D scene".
+
+        Returns
+        -------
+        Scene
+        """
+        if not isinstance(glb, bytes | bytearray) or not glb.startswith(b"glTF"):
             raise InputError("A scene needs a binary glTF (GLB) file.")
-        scene_id = secrets.token_hex(16)
-        path = write_atomic(self.folder / f"{scene_id}.glb", glb)
-        row = _SceneRow(id=scene_id, title=title.strip()[:200] or "3D scene", created=dt.datetime.now(dt.UTC),
-                        glb=str(path))  # fmt: skip
-        with self._sessions.begin() as session:
+        if len(glb) > MAX_GLB_BYTES:
+            raise InputError(f"A scene's GLB is at most {MAX_GLB_BYTES // 2**20} MB; this one is "
+                             f"{len(glb) / 2**20:.1f} MB. Export it with core.export.gltf.mesh_to_glb.")  # fmt: skip
+        title = title.strip()[:MAX_TITLE_CHARS] if isinstance(title, str) else title
+        title = _clean_text(title or "3D scene", what="A scene's title", most=MAX_TITLE_CHARS)
+        row = _SceneRow(id=secrets.token_hex(16), title=title, created=dt.datetime.now(dt.UTC), legacy_path="")
+        with _reaching_the_database("store the scene"), self._sessions.begin() as session:
             session.add(row)
-        return Scene(id=scene_id, title=row.title, created=row.created, path=path)
+            session.flush()  # the scene before its model (the foreign key)
+            session.add(_ModelRow(scene_id=row.id, glb=bytes(glb)))
+        return Scene(id=row.id, title=row.title, created=row.created)
 
     def get(self, scene_id: str) -> Scene:
         """The scene, or :class:`SceneNotFound`."""
-        with self._sessions() as session:
-            row = session.get(_SceneRow, str(scene_id)[:32])
-            if row is None or not Path(row.glb).is_file():
-                raise SceneNotFound(f"No scene '{scene_id}'.")
-            return Scene(id=row.id, title=row.title, created=as_utc(row.created), path=Path(row.glb))
+        with _reaching_the_database("read the scene"), self._sessions() as session:
+            row = _scene_row(session, scene_id)
+            return Scene(id=row.id, title=row.title, created=as_utc(row.created))
+
+    def model(self, scene_id: str) -> bytes:
+        """The scene's GLB, or :class:`SceneNotFound`."""
+        with _reaching_the_database("read the scene's model"), self._sessions() as session:
+            row = _scene_row(session, scene_id)
+            glb = session.scalar(select(_ModelRow.glb).where(_ModelRow.scene_id == row.id))
+            legacy = row.legacy_path
+        if glb is not None:
+            return bytes(glb)
+        try:  # a scene from before GLBs were kept in the database
+            return Path(legacy).read_bytes()
+        except OSError as error:
+            raise SceneNotFound("No such scene.") from error
 
     def annotations(self, scene_id: str) -> list[Annotation]:
         """A scene's pins, oldest first."""
-        self.get(scene_id)
-        statement = select(_AnnotationRow).where(_AnnotationRow.scene_id == scene_id).order_by(_AnnotationRow.id)
-        with self._sessions() as session:
-            return [Annotation(id=r.id, scene_id=r.scene_id, position=(r.x, r.y, r.z), label=r.label,
-                               created=as_utc(r.created)) for r in session.scalars(statement)]  # fmt: skip
+        with _reaching_the_database("read the scene's annotations"), self._sessions() as session:
+            _scene_row(session, scene_id)
+            statement = select(_AnnotationRow).where(_AnnotationRow.scene_id == scene_id).order_by(_AnnotationRow.id)
+            return [_annotation(r) for r in session.scalars(statement)]
 
     def annotate(self, scene_id: str, position: tuple[float, float, float], label: str) -> Annotation:
-        """Add a pin; the label is stripped, 1-200 characters, kept as plain text."""
-        self.get(scene_id)
-        try:
-            x, y, z = (float(v) for v in position)
-        except (TypeError, ValueError) as error:
-            raise InputError("An annotation's position is three numbers (metres).") from error
-        if not all(math.isfinite(v) and abs(v) <= _MAX_COORDINATE_M for v in (x, y, z)):
-            raise InputError(f"An annotation's position must be finite and within {_MAX_COORDINATE_M:g} m.")
+        """Add a pin; the label is stripped, 1-200 characters, kept as plain text.
+
+        At most :data:`MAX_ANNOTATIONS` per scene, also under concurrent requests from several servers: the scene's
+        row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) and the pin is inserted by one statement that
+        counts the scene's pins first (SQLite runs a statement under its write lock).
+        """
+        x, y, z = _clean_position(position)
         label = _clean_label(label)
-        if len(self.annotations(scene_id)) >= MAX_ANNOTATIONS:
+        created = dt.datetime.now(dt.UTC)
+        pins = _AnnotationRow.__table__.c
+        count = select(func.count()).where(pins.scene_id == scene_id).scalar_subquery()
+        values = select(literal(scene_id, String(32)), literal(x, Float), literal(y, Float), literal(z, Float),
+                        literal(label, Text), literal(created, DateTime(timezone=True)))  # fmt: skip
+        statement = (
+            insert(_AnnotationRow)
+            .from_select(["scene_id", "x", "y", "z", "label", "created"], values.where(count < MAX_ANNOTATIONS))
+            .returning(pins.id)
+        )
+        with _reaching_the_database("store the annotation"), self._sessions.begin() as session:
+            _scene_row(session, scene_id, lock=True)
+            pin_id = session.execute(statement).scalar_one_or_none()
+        if pin_id is None:
             raise InputError(f"This scene already has {MAX_ANNOTATIONS} annotations, the most it can hold.")
-        row = _AnnotationRow(scene_id=scene_id, x=x, y=y, z=z, label=label, created=dt.datetime.now(dt.UTC))
-        with self._sessions.begin() as session:
-            session.add(row)
-            session.flush()
-            return Annotation(id=row.id, scene_id=scene_id, position=(x, y, z), label=label, created=row.created)
+        return Annotation(id=pin_id, scene_id=scene_id, position=(x, y, z), label=label, created=created)
 
     def relabel(self, scene_id: str, annotation_id: int, label: str) -> Annotation:
         """Change a pin's label (e.g. one dropped in a headset with a preset label)."""
         label = _clean_label(label)
-        with self._sessions.begin() as session:
+        with _reaching_the_database("rename the annotation"), self._sessions.begin() as session:
             row = _pin(session, scene_id, annotation_id)
             row.label = label
-            return Annotation(id=row.id, scene_id=scene_id, position=(row.x, row.y, row.z), label=label,
-                              created=as_utc(row.created))  # fmt: skip
+            return _annotation(row)
 
     def delete_annotation(self, scene_id: str, annotation_id: int) -> None:
         """Remove one pin of a scene."""
-        with self._sessions.begin() as session:
+        with _reaching_the_database("delete the annotation"), self._sessions.begin() as session:
             session.delete(_pin(session, scene_id, annotation_id))

@@ -104,7 +104,7 @@ def run_xr_bench(out: str | Path, *, chromium: str = "/usr/bin/chromium", repeat
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        store = SceneStore(f"sqlite:///{scratch}/bench.db", folder=Path(scratch) / "scenes")
+        store = SceneStore(f"sqlite:///{scratch}/bench.db")
         scenes = {}
         for name, (title, glb) in demo_scenes().items():
             path = write_atomic(out / f"{name}.glb", glb)

@@ -4,7 +4,7 @@
 ============================================  ==============================================================
 ``GET  /xr/{scene}``                          the viewer page (three.js; desktop and "Enter VR")
 ``GET  /xr/static/...``                       the viewer's bundled JavaScript and style sheet
-``GET  /api/scenes/{scene}/model.glb``        the scene's model (binary glTF)
+``GET  /api/scenes/{scene}/model.glb``        the scene's model (binary glTF, from the database)
 ``GET  /api/scenes/{scene}/annotations``      its pins, oldest first: ``[{"id", "position", "label", "created"}]``
 ``POST /api/scenes/{scene}/annotations``      add one: JSON ``{"position": [x, y, z], "label": "..."}`` → 201
 ``PATCH /api/scenes/{scene}/annotations/N``   relabel one: JSON ``{"label": "..."}`` → 200
@@ -12,15 +12,22 @@
 ============================================  ==============================================================
 
 A scene id is a 128-bit random token: whoever has the link (the QR code on the export panel) may view and
-annotate that scene, nobody can list scenes. Unknown ids get 404; bad input 400 (413 past 4 KB, 415 for a body
-that is not JSON, which also keeps plain HTML forms on other sites from posting); a database that cannot be
-reached 503, always with a sentence. Labels are data: stored as
-given, sent as JSON, drawn by the viewer with ``textContent`` and canvas text, and the page's Content Security
-Policy allows no inline script.
+annotate that scene, nobody can list scenes. Every answer under ``/api/scenes/`` is JSON ``{"error": sentence}``
+unless it succeeds: 404 for unknown scenes and pins (also ids that cannot be one, such as a pin past 2**31 - 1, and
+any other path there), 405 with ``Allow`` for another method (HEAD goes with GET), 400 for bad content (a body that
+is not one flat JSON object, nested, ``NaN``, a key twice, a label or position the store refuses), 408 for a body
+that does not arrive within :data:`BODY_TIMEOUT_S`, 413 past :data:`MAX_BODY_BYTES`, 415 for a body that is not JSON
+(which also keeps plain HTML forms on other sites from posting), 503 when the database cannot be reached. Each
+method is answered by the route itself, so Streamlit's catch-all (its index page) never answers an API path.
+
+Labels are data: stored as given (stripped), sent as JSON (ASCII, escaped), drawn by the viewer with ``textContent``
+and canvas text; the page's Content Security Policy allows no inline script and no framing, and every answer says
+``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import json
@@ -31,26 +38,42 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from core.errors import InputError
 from core.store.db import StoreError
-from core.store.scenes import Annotation, Scene, SceneNotFound, SceneStore
+from core.store.scenes import MAX_PIN_ID, Annotation, Scene, SceneNotFound, SceneStore
 
-__all__ = ["MAX_BODY_BYTES", "STATIC", "routes", "standalone_app", "viewer_path"]
+__all__ = ["BODY_TIMEOUT_S", "MAX_BODY_BYTES", "STATIC", "routes", "standalone_app", "viewer_path"]
 
 MAX_BODY_BYTES = 4096
+BODY_TIMEOUT_S = 10.0  # a client that declares a body and stalls is answered 408 after this long
 STATIC = Path(str(resources.files("core.xr") / "static"))
 _SCENE_ID = re.compile(r"[0-9a-f]{32}")
+_PIN_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only (int() would also take other scripts' digits)
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'none'",
-    "X-Content-Type-Options": "nosniff",
+    "connect-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    **_NOSNIFF,
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+_API_HEADERS = {**_NOSNIFF, "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+                "Referrer-Policy": "no-referrer"}  # fmt: skip
+_NOT_FOUND = "No such scene or annotation: check the link, or create the scene again with 'Open in VR'."
+_UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Scene unavailable · X-ray workstation</title></head>
+<body><h1>Scene unavailable</h1><p>{message}</p></body>
+</html>
+"""
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def viewer_path(scene_id: str) -> str:
@@ -58,8 +81,15 @@ def viewer_path(scene_id: str) -> str:
     return f"/xr/{scene_id}"
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=_SECURITY_HEADERS)
+class _JSON(JSONResponse):
+    """JSON as ASCII: a lone surrogate in stored text can never make the reply fail to encode."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    return _JSON({"error": message}, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})})
 
 
 def _as_json(annotation: Annotation) -> dict:
@@ -67,61 +97,86 @@ def _as_json(annotation: Annotation) -> dict:
             "created": annotation.created.isoformat()}  # fmt: skip
 
 
-class _TooLarge(Exception):
-    """A request body past :data:`MAX_BODY_BYTES` (answered 413)."""
-
-
 class _Refused(Exception):
-    """A request refused before its content is looked at: ``status`` and a sentence."""
+    """A request refused for its form, before its content is looked at: ``status`` and a sentence."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
 
 
+class _Methods:
+    """One path's handlers by method, as an ASGI app: Starlette then routes every method of the path here (a route
+    with a method list only partly matches other methods, and Streamlit's catch-all would answer them with its
+    index page), so another method gets 405 JSON with ``Allow``. Every answer gets :data:`_API_HEADERS` where it
+    does not set them itself; ``otherwise`` answers every method not in ``handlers`` instead."""
+
+    def __init__(self, handlers: dict[str, Handler], *, otherwise: Handler | None = None) -> None:
+        self.handlers = {method.upper(): handler for method, handler in handlers.items()}
+        self.otherwise = otherwise
+        if "GET" in self.handlers:
+            self.handlers.setdefault("HEAD", self.handlers["GET"])
+        self.allow = ", ".join(sorted(self.handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self.handlers.get(request.method, self.otherwise)
+        if handler is None:
+            response = _error(405, f"{request.method} is not answered here; use {self.allow}.",
+                              headers={"Allow": self.allow})  # fmt: skip
+        else:
+            response = await handler(request)
+        for name, value in _API_HEADERS.items():
+            response.headers.setdefault(name, value)
+        await response(scope, receive, send)
+
+
 async def _read_body(request: Request) -> bytes:
-    """The request body, refused past :data:`MAX_BODY_BYTES` whatever the client says its length is."""
+    """The request body: 413 past :data:`MAX_BODY_BYTES` whatever the client says its length is, 408 when it has
+    not all arrived within :data:`BODY_TIMEOUT_S` (a client that declares more than it sends would hold the
+    request forever)."""
+    too_large = _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON; send a shorter one.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
+        raise too_large
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise too_large
+    except TimeoutError as error:
+        raise _Refused(408, f"The request body did not arrive within {BODY_TIMEOUT_S:g} s; send it again.") from error
+    except ClientDisconnect as error:
+        raise _Refused(400, "The request body was cut off; send it again.") from error
     return body
 
 
-def _answering(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """The API handler with every refusal answered as a JSON sentence: 404 unknown scene or pin, 400 bad content,
-    413/415 (:class:`_Refused`), 503 when the database cannot be reached."""
+def _no_constants(name: str) -> float:
+    raise _Refused(400, f"The body is not valid JSON ({name} is not a JSON number); send finite numbers.")
 
-    @functools.wraps(handler)
-    async def answer(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except _Refused as refusal:
-            return _error(refusal.status, refusal.message)
-        except SceneNotFound:
-            return _error(404, "No such scene or annotation.")
-        except InputError as error:
-            return _error(400, str(error))
-        except StoreError as error:
-            return _error(503, f"The annotations cannot be reached just now: {error}")
 
-    return answer
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Refused(400, "The body names a field twice; send each field once.")
+    return value
 
 
 async def _json_object(request: Request, *, with_position: bool) -> dict:
-    """The request's JSON object with a text ``label`` (and a ``position`` of three numbers if ``with_position``)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+    """The request's JSON object with a text ``label`` (and a ``position`` of three numbers if ``with_position``).
+
+    Strict JSON in UTF-8: no ``NaN``/``Infinity``, no key twice, no deep nesting (the annotation is flat)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise _Refused(415, "Send the annotation as JSON (Content-Type: application/json).")
+    body = await _read_body(request)
     try:
-        value = json.loads(await _read_body(request))
-    except _TooLarge as error:
-        raise _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON.") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _Refused(400, "The body is not valid JSON.") from error
+        value = json.loads(body.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_repeats)
+    except RecursionError as error:
+        raise _Refused(400, "The body is nested too deeply; an annotation is one flat JSON object.") from error
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, and ints past Python's 4300 digits
+        raise _Refused(400, "The body is not valid JSON (UTF-8); send one JSON object.") from error
     if not isinstance(value, dict):
         raise InputError("An annotation is a JSON object with 'position' and 'label'.")
     if with_position:
@@ -135,6 +190,31 @@ async def _json_object(request: Request, *, with_position: bool) -> dict:
     return value
 
 
+def _answering(handler: Handler) -> Handler:
+    """The API handler with every refusal answered as a JSON sentence: 404 unknown scene or pin, 400 bad content,
+    408/413/415 (:class:`_Refused`), 503 when the database cannot be reached (the store's sentence, which names no
+    URL, path or SQL)."""
+
+    @functools.wraps(handler)
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _Refused as refusal:
+            return _error(refusal.status, refusal.message)
+        except SceneNotFound:
+            return _error(404, _NOT_FOUND)
+        except InputError as error:
+            return _error(400, str(error))
+        except StoreError as error:
+            return _error(503, str(error))
+
+    return answer
+
+
+async def _not_found(request: Request) -> Response:
+    return _error(404, _NOT_FOUND)
+
+
 @functools.cache
 def _page(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
@@ -142,7 +222,7 @@ def _page(name: str) -> str:
 
 def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     """The viewer's routes, over ``store`` (by default a :class:`SceneStore` on the project's database, opened on
-    first use)."""
+    first use and again after a failure)."""
 
     @functools.cache
     def scenes() -> SceneStore:
@@ -152,50 +232,73 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         """The request's scene, or :class:`SceneNotFound` (also for ids that cannot be one)."""
         scene_id = request.path_params["scene"]
         if not _SCENE_ID.fullmatch(scene_id):
-            raise SceneNotFound(f"No scene '{scene_id}'.")
+            raise SceneNotFound("No such scene.")
         return scenes().get(scene_id)
+
+    def pin_of(request: Request) -> int:
+        """The request's pin id, or :class:`SceneNotFound` for one that cannot be (not digits, past 2**31 - 1)."""
+        text = request.path_params["pin"]
+        if not _PIN_ID.fullmatch(text) or not 1 <= int(text) <= MAX_PIN_ID:
+            raise SceneNotFound("No such annotation.")
+        return int(text)
 
     async def viewer(request: Request) -> Response:
         try:
             scene = await run_in_threadpool(scene_of, request)
         except SceneNotFound:
             return HTMLResponse(_page("missing.html"), status_code=404, headers=_SECURITY_HEADERS)
+        except StoreError as error:
+            page = _UNAVAILABLE_PAGE.format(message=html.escape(str(error)))
+            return HTMLResponse(page, status_code=503, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
         page = _page("viewer.html").replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
         return HTMLResponse(page, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
 
     @_answering
     async def model(request: Request) -> Response:
         scene = await run_in_threadpool(scene_of, request)
-        caching = {"Cache-Control": "private, max-age=3600"}  # a scene's model never changes
-        return FileResponse(scene.path, media_type="model/gltf-binary", headers=caching)
+        # A scene's model never changes: its id is its version.
+        caching = {"Cache-Control": "private, max-age=3600", "ETag": f'"{scene.id}"', **_NOSNIFF}
+        if request.headers.get("if-none-match") == caching["ETag"]:
+            return Response(status_code=304, headers=caching)
+        glb = await run_in_threadpool(scenes().model, scene.id)
+        return Response(glb, media_type="model/gltf-binary", headers=caching)
 
     @_answering
-    async def annotations(request: Request) -> Response:
+    async def pins(request: Request) -> Response:
         scene = await run_in_threadpool(scene_of, request)
-        if request.method == "GET":
-            pins = await run_in_threadpool(scenes().annotations, scene.id)
-            return JSONResponse([_as_json(p) for p in pins], headers={"Cache-Control": "no-store"})
+        listed = await run_in_threadpool(scenes().annotations, scene.id)
+        return _JSON([_as_json(p) for p in listed], headers={"Cache-Control": "no-store"})
+
+    @_answering
+    async def annotate(request: Request) -> Response:
+        scene = await run_in_threadpool(scene_of, request)
         body = await _json_object(request, with_position=True)
         pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(body["position"]), body["label"])
-        return JSONResponse(_as_json(pin), status_code=201)
+        return _JSON(_as_json(pin), status_code=201, headers={"Cache-Control": "no-store"})
 
     @_answering
-    async def annotation(request: Request) -> Response:
-        scene = await run_in_threadpool(scene_of, request)
-        pin_id = request.path_params["pin"]
-        if request.method == "DELETE":
-            await run_in_threadpool(scenes().delete_annotation, scene.id, pin_id)
-            return Response(status_code=204)
+    async def relabel(request: Request) -> Response:
+        scene, pin_id = await run_in_threadpool(scene_of, request), pin_of(request)
         body = await _json_object(request, with_position=False)
         pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body["label"])
-        return JSONResponse(_as_json(pin))
+        return _JSON(_as_json(pin), headers={"Cache-Control": "no-store"})
 
+    @_answering
+    async def delete(request: Request) -> Response:
+        scene, pin_id = await run_in_threadpool(scene_of, request), pin_of(request)
+        await run_in_threadpool(scenes().delete_annotation, scene.id, pin_id)
+        return Response(status_code=204)
+
+    anything = _Methods({}, otherwise=_not_found)
     return [
         Mount("/xr/static", app=StaticFiles(directory=STATIC), name="xr-static"),
-        Route("/xr/{scene}", viewer, methods=["GET"]),
-        Route("/api/scenes/{scene}/model.glb", model, methods=["GET"]),
-        Route("/api/scenes/{scene}/annotations", annotations, methods=["GET", "POST"]),
-        Route("/api/scenes/{scene}/annotations/{pin:int}", annotation, methods=["PATCH", "DELETE"]),
+        Route("/xr/{scene}", _Methods({"GET": viewer})),
+        Route("/api/scenes/{scene}/model.glb", _Methods({"GET": model})),
+        Route("/api/scenes/{scene}/annotations", _Methods({"GET": pins, "POST": annotate})),
+        Route("/api/scenes/{scene}/annotations/{pin}", _Methods({"PATCH": relabel, "DELETE": delete})),
+        # Any other path in the API: 404 JSON rather than Streamlit's index page.
+        Route("/api/scenes", anything),
+        Route("/api/scenes/{rest:path}", anything),
     ]
 
 

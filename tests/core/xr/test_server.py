@@ -1,21 +1,28 @@
-"""The viewer's routes over a real scene store: pages, the model file, the annotation API and its validation."""
+"""The viewer's routes over a real scene store (SQLite and PostgreSQL): pages, the model, the annotation API, its
+validation, its methods, its headers, and its answers when the database is gone or a body never arrives."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from sqlalchemy import make_url
 from starlette.testclient import TestClient
 
 from core.store.scenes import MAX_LABEL_CHARS, SceneStore
-from core.xr.server import MAX_BODY_BYTES, standalone_app
+from core.xr import server
+from core.xr.server import MAX_BODY_BYTES, routes, standalone_app
+from tests.core.store import test_scenes as store_tests
 
 GLB = b"glTF" + bytes(60)  # the store checks the magic number only
+AS_JSON = {"content-type": "application/json"}
+own_url = store_tests.own_url  # a fixture: db_url, with SQLite in a folder of its own
 
 
 @pytest.fixture
-def store(tmp_path) -> SceneStore:
-    return SceneStore(f"sqlite:///{tmp_path}/scenes.db", folder=tmp_path / "scenes")
+def store(db_url) -> SceneStore:
+    return SceneStore(db_url)
 
 
 @pytest.fixture
@@ -32,38 +39,65 @@ def _post(client, scene_id, payload, **kwargs):
     return client.post(f"/api/scenes/{scene_id}/annotations", json=payload, **kwargs)
 
 
-def test_the_viewer_page_names_its_scene_escapes_its_title_and_forbids_inline_script(client, scene_id):
+def _raw(client, scene_id, body: bytes):
+    return client.post(f"/api/scenes/{scene_id}/annotations", content=body, headers=AS_JSON)
+
+
+def _refused(response, status: int, *words: str) -> None:
+    """A refusal: ``status``, a JSON sentence containing ``words``, nosniff."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    message = response.json()["error"]
+    assert message[0].isupper() and message.endswith("."), message
+    assert all(word in message for word in words), message
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_viewer_page_names_its_scene_escapes_its_title_and_forbids_inline_script_and_framing(client, scene_id):
     response = client.get(f"/xr/{scene_id}")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert f'data-scene="{scene_id}"' in response.text
     assert "Lungs &lt;b&gt;&quot;bold&quot;&lt;/b&gt;" in response.text and "<b>" not in response.text
     policy = response.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert client.get("/xr/static/viewer.js").status_code == 200
 
 
-def test_the_model_is_served_as_binary_gltf(client, scene_id):
+def test_the_model_is_served_as_binary_gltf_from_the_database_by_any_server(client, scene_id, db_url):
     response = client.get(f"/api/scenes/{scene_id}/model.glb")
     assert response.status_code == 200 and response.content == GLB
     assert response.headers["content-type"] == "model/gltf-binary"
+    assert response.headers["cache-control"] == "private, max-age=3600"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    again = client.get(f"/api/scenes/{scene_id}/model.glb", headers={"if-none-match": response.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other_server = TestClient(standalone_app(SceneStore(db_url)))  # another process, sharing only the database
+    assert other_server.get(f"/api/scenes/{scene_id}/model.glb").content == GLB
 
 
-@pytest.mark.parametrize("bad", ["0" * 32, "not-a-scene", "0f" * 16 + "0", "A" * 32])
+@pytest.mark.parametrize("bad", ["0" * 32, "not-a-scene", "0f" * 16 + "0", "A" * 32, "%00" * 32, "%ED%A0%80"])
 def test_unknown_scenes_are_404_everywhere(client, bad):
     assert client.get(f"/xr/{bad}").status_code == 404
     assert "Scene not found" in client.get(f"/xr/{bad}").text
-    assert client.get(f"/api/scenes/{bad}/model.glb").status_code == 404
-    assert client.get(f"/api/scenes/{bad}/annotations").status_code == 404
-    assert _post(client, bad, {"position": [0, 0, 0], "label": "x"}).status_code == 404
+    _refused(client.get(f"/api/scenes/{bad}/model.glb"), 404, "No such scene")
+    _refused(client.get(f"/api/scenes/{bad}/annotations"), 404)
+    _refused(_post(client, bad, {"position": [0, 0, 0], "label": "x"}), 404)
+    _refused(client.delete(f"/api/scenes/{bad}/annotations/1"), 404)
 
 
-def test_an_annotation_round_trips_with_its_label_as_given(client, scene_id):
-    label = "<script>alert('x')</script> & right lower lobe"
+def test_an_annotation_round_trips_with_its_label_as_given_and_every_answer_says_nosniff(client, scene_id):
+    label = "<script>alert('x')</script> & right lower lobe 😀"
     created = _post(client, scene_id, {"position": [0.01, -0.02, 0.03], "label": label})
-    assert created.status_code == 201
-    listed = client.get(f"/api/scenes/{scene_id}/annotations").json()
-    assert [(a["label"], a["position"]) for a in listed] == [(label, [0.01, -0.02, 0.03])]
-    assert listed[0]["id"] == created.json()["id"]
+    assert created.status_code == 201 and created.headers["x-content-type-options"] == "nosniff"
+    listed = client.get(f"/api/scenes/{scene_id}/annotations")
+    assert listed.headers["x-content-type-options"] == "nosniff" and listed.headers["cache-control"] == "no-store"
+    assert [(a["label"], a["position"]) for a in listed.json()] == [(label, [0.01, -0.02, 0.03])]
+    assert listed.json()[0]["id"] == created.json()["id"]
+    renamed = client.patch(f"/api/scenes/{scene_id}/annotations/{created.json()['id']}", json={"label": "y"})
+    assert renamed.status_code == 200 and renamed.headers["x-content-type-options"] == "nosniff"
+    deleted = client.delete(f"/api/scenes/{scene_id}/annotations/{created.json()['id']}")
+    assert deleted.status_code == 204 and deleted.headers["x-content-type-options"] == "nosniff"
 
 
 def test_annotations_are_deleted_one_by_one(client, scene_id, store):
@@ -71,43 +105,101 @@ def test_annotations_are_deleted_one_by_one(client, scene_id, store):
     _post(client, scene_id, {"position": [0, 0, 0], "label": "two"})
     assert client.delete(f"/api/scenes/{scene_id}/annotations/{first['id']}").status_code == 204
     assert [a.label for a in store.annotations(scene_id)] == ["two"]
-    assert client.delete(f"/api/scenes/{scene_id}/annotations/{first['id']}").status_code == 404
+    _refused(client.delete(f"/api/scenes/{scene_id}/annotations/{first['id']}"), 404)
     other = store.create(GLB, title="other").id  # a pin is deleted only through its own scene
     second = store.annotations(scene_id)[0].id
-    assert client.delete(f"/api/scenes/{other}/annotations/{second}").status_code == 404
+    _refused(client.delete(f"/api/scenes/{other}/annotations/{second}"), 404)
 
 
 @pytest.mark.parametrize(
-    ("payload", "status", "message"),
+    "pin", ["18446744073709551616", str(10**30), str(2**31), str(2**63), "0", "-1", "1.0", "abc", "%D9%A3", "1e3"]
+)
+def test_pin_ids_that_cannot_be_are_404_for_every_method(client, scene_id, store, pin):
+    kept = _post(client, scene_id, {"position": [0, 0, 0], "label": "kept"}).json()
+    url = f"/api/scenes/{scene_id}/annotations/{pin}"
+    _refused(client.delete(url), 404, "No such")
+    _refused(client.patch(url, json={"label": "x"}), 404, "No such")
+    assert [(a.id, a.label) for a in store.annotations(scene_id)] == [(kept["id"], "kept")]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
     [
-        ({"position": [0, 0], "label": "x"}, 400, "position"),
-        ({"position": [0, 0, "1"], "label": "x"}, 400, "three numbers"),
-        ({"position": [0, 0, True], "label": "x"}, 400, "three numbers"),
-        ({"position": [0, 0, 11.0], "label": "x"}, 400, "within"),
-        ({"position": [0, 0, 0], "label": ""}, 400, "1 to"),
-        ({"position": [0, 0, 0], "label": "   "}, 400, "1 to"),
-        ({"position": [0, 0, 0], "label": "x" * (MAX_LABEL_CHARS + 1)}, 400, "1 to"),
-        ({"position": [0, 0, 0], "label": 42}, 400, "label"),
-        ([0, 0, 0], 400, "JSON object"),
+        ({"position": [0, 0], "label": "x"}, "position"),
+        ({"position": [0, 0, "1"], "label": "x"}, "three numbers"),
+        ({"position": [0, 0, True], "label": "x"}, "three numbers"),
+        ({"position": [0, 0, None], "label": "x"}, "three numbers"),
+        ({"position": [0, 0, 11.0], "label": "x"}, "within"),
+        ({"position": [0, 0, 10**30], "label": "x"}, "within"),
+        ({"position": [0, 0, 0], "label": ""}, "1 to"),
+        ({"position": [0, 0, 0], "label": "   "}, "1 to"),
+        ({"position": [0, 0, 0], "label": "\u200b \u2060"}, "visible"),
+        ({"position": [0, 0, 0], "label": "x" * (MAX_LABEL_CHARS + 1)}, "1 to"),
+        ({"position": [0, 0, 0], "label": 42}, "label"),
+        ({"position": [0, 0, 0], "label": "a\x00b"}, "control character"),
+        ({"position": [0, 0, 0], "label": "a\nb"}, "control character"),
+        ({"position": [0, 0, 0], "label": "a\x1bb"}, "control character"),
+        ([0, 0, 0], "JSON object"),
+        ("label", "JSON object"),
+        (3, "JSON object"),
     ],
 )
-def test_bad_annotations_are_refused_with_a_reason(client, scene_id, store, payload, status, message):
-    response = _post(client, scene_id, payload)
-    assert response.status_code == status and message in response.json()["error"]
+def test_bad_annotations_are_refused_with_a_reason(client, scene_id, store, payload, message):
+    _refused(_post(client, scene_id, payload), 400, message)
     assert store.annotations(scene_id) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"position": [NaN, 0, 0], "label": "x"}', "NaN"),
+        (b'{"position": [Infinity, 0, 0], "label": "x"}', "Infinity"),
+        (b'{"position": [-Infinity, 0, 0], "label": "x"}', "Infinity"),
+        (b'{"position": [1e400, 0, 0], "label": "x"}', "finite"),  # json reads it as inf
+        (b'{"position": [-1e400, 0, 0], "label": "x"}', "finite"),
+        (b'{"position": [1' + b"0" * 400 + b', 0, 0], "label": "x"}', "finite"),  # float() overflows
+        (b'{"position": [0, 0, 0], "label": "\\ud800"}', "surrogate"),  # a lone surrogate, escaped
+        (b'{"position": [0, 0, 0], "label": "a\\udc00b"}', "surrogate"),
+        (b'{"position": [0, 0, 0], "label": "\\u0000"}', "control character"),
+        (b'{"position": [0, 0, 0], "label": "\\u0085x\\u0007"}', "control character"),
+        (b'{"position": [0, 0, 0], "label": "x", "label": "y"}', "twice"),
+        (b'{"position": [0, 0, 0], "position": [1, 1, 1], "label": "x"}', "twice"),
+        (b"[" * 1500 + b"]" * 1500, "nested"),
+        (b'[{"":' * 560 + b"1" + b"}]" * 560, "nested"),
+        (b'{"position": [0, 0', "JSON"),
+        (b'{"position": [0, 0, 0], "label": "\xff"}', "JSON"),  # not UTF-8
+        ('{"position": [0, 0, 0], "label": "x"}'.encode("utf-16"), "JSON"),
+        (b"\xef\xbb\xbf" + b'{"position": [0, 0, 0], "label": "x"}', "JSON"),  # a byte-order mark
+        (b"", "JSON"),
+        (b"null", "JSON object"),
+    ],
+    ids=lambda value: repr(value)[:40],
+)
+def test_bodies_that_are_not_strict_flat_json_are_refused_with_a_reason(client, scene_id, store, body, message):
+    assert len(body) <= MAX_BODY_BYTES
+    _refused(_raw(client, scene_id, body), 400, message)
+    assert store.annotations(scene_id) == []
+
+
+def test_a_label_with_a_surrogate_pair_is_one_character_and_kept(client, scene_id):
+    created = _raw(client, scene_id, b'{"position": [0, 0, 0], "label": "\\ud83d\\ude00"}')
+    assert created.status_code == 201 and created.json()["label"] == "😀"
+    assert b"\\ud83d\\ude00" in created.content  # the reply is ASCII JSON
 
 
 def test_bodies_that_are_not_small_json_are_refused(client, scene_id, store):
     url = f"/api/scenes/{scene_id}/annotations"
-    as_json = {"content-type": "application/json"}
-    nan = client.post(url, content=b'{"position": [NaN, 0, 0], "label": "x"}', headers=as_json)
-    assert nan.status_code == 400
-    broken = client.post(url, content=b'{"position": [0, 0', headers=as_json)
-    assert broken.status_code == 400 and "JSON" in broken.json()["error"]
     form = client.post(url, data={"position": "0", "label": "x"})  # what a form on another site could send
-    assert form.status_code == 415
+    _refused(form, 415, "JSON")
+    _refused(client.post(url, content=b'{"label": "x"}', headers={"content-type": "text/plain"}), 415)
     huge = json.dumps({"position": [0, 0, 0], "label": "x", "padding": "y" * MAX_BODY_BYTES})
-    assert client.post(url, content=huge, headers=as_json).status_code == 413
+    _refused(client.post(url, content=huge, headers=AS_JSON), 413, str(MAX_BODY_BYTES))
+
+    def chunks():  # no Content-Length: the limit still holds
+        for _ in range(10):
+            yield b" " * 1000
+
+    _refused(client.post(url, content=chunks(), headers=AS_JSON), 413)
     assert store.annotations(scene_id) == []
 
 
@@ -118,21 +210,120 @@ def test_a_pin_is_relabelled_through_its_own_scene_only(client, scene_id, store)
     assert renamed.status_code == 200 and renamed.json()["label"] == "consolidation, right lower lobe"
     assert renamed.json()["position"] == [0, 0, 0.05]
     assert [a.label for a in store.annotations(scene_id)] == ["consolidation, right lower lobe"]
-    assert client.patch(url, json={"label": ""}).status_code == 400
-    assert client.patch(url, json={"text": "x"}).status_code == 400
-    assert client.patch(url, content=b"label=x", headers={"content-type": "text/plain"}).status_code == 415
+    _refused(client.patch(url, json={"label": ""}), 400)
+    _refused(client.patch(url, json={"text": "x"}), 400)
+    _refused(client.patch(url, content=b'{"label": "\\ud800"}', headers=AS_JSON), 400, "surrogate")
+    _refused(client.patch(url, content=b"label=x", headers={"content-type": "text/plain"}), 415)
     other = store.create(GLB, title="other").id
-    assert client.patch(f"/api/scenes/{other}/annotations/{pin['id']}", json={"label": "x"}).status_code == 404
-    assert client.patch(f"/api/scenes/{scene_id}/annotations/999", json={"label": "x"}).status_code == 404
+    _refused(client.patch(f"/api/scenes/{other}/annotations/{pin['id']}", json={"label": "x"}), 404)
+    _refused(client.patch(f"/api/scenes/{scene_id}/annotations/999", json={"label": "x"}), 404)
     assert [a.label for a in store.annotations(scene_id)] == ["consolidation, right lower lobe"]
 
 
-def test_a_database_that_cannot_be_reached_is_a_sentence_not_a_traceback(client, scene_id, store, monkeypatch):
-    from core.store.db import StoreError
+def _methods(client, scene_id) -> None:
+    """Every route answers other methods with 405 JSON and Allow; other API paths with 404 JSON."""
+    pin = _post(client, scene_id, {"position": [0, 0, 0], "label": "x"}).json()["id"]
+    base = f"/api/scenes/{scene_id}"
+    cases = [
+        ("GET", f"{base}/annotations/{pin}", "DELETE, PATCH"),
+        ("POST", f"{base}/annotations/{pin}", "DELETE, PATCH"),
+        ("PUT", f"{base}/annotations", "GET, HEAD, POST"),
+        ("DELETE", f"{base}/annotations", "GET, HEAD, POST"),
+        ("POST", f"{base}/model.glb", "GET, HEAD"),
+        ("PUT", f"{base}/model.glb", "GET, HEAD"),
+        ("POST", f"/xr/{scene_id}", "GET, HEAD"),
+    ]
+    for method, url, allow in cases:
+        response = client.request(method, url)
+        _refused(response, 405, method, "use")
+        assert response.headers["allow"] == allow
+    for url in (f"{base}/other", f"{base}/model.glb/x", f"{base}/annotations/", "/api/scenes", "/api/scenes/x"):
+        _refused(client.get(url), 404, "No such")
+        _refused(client.post(url, json={}), 404)
+    assert client.head(f"{base}/model.glb").status_code == 200
+    assert client.get(f"{base}/annotations/{pin}").status_code == 405  # the pin is still there, but not by GET
+    assert len(client.get(f"{base}/annotations").json()) == 1
 
-    def unreachable(*args, **kwargs):
-        raise StoreError("the database file is locked")
 
-    monkeypatch.setattr(store, "annotations", unreachable)
-    response = client.get(f"/api/scenes/{scene_id}/annotations")
-    assert response.status_code == 503 and "locked" in response.json()["error"]
+def test_other_methods_are_405_and_other_api_paths_404_standalone(client, scene_id):
+    _methods(client, scene_id)
+
+
+def test_other_methods_are_405_and_other_api_paths_404_beside_streamlit(store, scene_id):
+    """Inside st.App a route that only partly matches (path, not method) loses to Streamlit's catch-all, which
+    answers 200 with the app's index page: every method must be answered by the routes themselves."""
+    import streamlit as st
+
+    from tests.conftest import REPO_ROOT
+
+    app = st.App(str(REPO_ROOT / "app.py"), routes=routes(store))
+    with TestClient(app) as client:
+        _methods(client, scene_id)
+        assert client.get(f"/xr/{scene_id}").status_code == 200
+
+
+def test_a_database_that_goes_away_is_a_503_sentence_everywhere(own_url):
+    store = SceneStore(own_url)
+    client = TestClient(standalone_app(store))
+    scene_id = store.create(GLB, title="t").id
+    pin = _post(client, scene_id, {"position": [0, 0, 0], "label": "x"}).json()["id"]
+    store_tests._take_the_database_away(own_url)
+    base = f"/api/scenes/{scene_id}"
+    answers = [client.get(f"{base}/model.glb"), client.get(f"{base}/annotations"),
+               _post(client, scene_id, {"position": [0, 0, 0], "label": "x"}),
+               client.patch(f"{base}/annotations/{pin}", json={"label": "y"}),
+               client.delete(f"{base}/annotations/{pin}")]  # fmt: skip
+    url = make_url(own_url)
+    for response in answers:
+        _refused(response, 503, "cannot be reached")
+        assert url.database not in response.text and "SELECT" not in response.text
+    page = client.get(f"/xr/{scene_id}")
+    assert page.status_code == 503 and "cannot be reached" in page.text and url.database not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_app_whose_database_cannot_be_opened_answers_503_and_recovers(tmp_path, monkeypatch):
+    """The default store is opened on first use; a database that cannot be opened then is a 503, and the next
+    request opens it once it can be."""
+    folder = tmp_path / "later"
+    monkeypatch.setenv("XRAY_DB_URL", f"sqlite:///{folder / 'scenes.db'}")
+    client = TestClient(standalone_app())
+    _refused(client.get(f"/api/scenes/{'0' * 32}/annotations"), 503, "cannot be reached")
+    assert str(tmp_path) not in client.get(f"/api/scenes/{'0' * 32}/annotations").text
+    assert client.get(f"/xr/{'0' * 32}").status_code == 503
+    folder.mkdir()
+    _refused(client.get(f"/api/scenes/{'0' * 32}/annotations"), 404)
+
+
+def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch):
+    """A client that declares 1000 bytes, sends 10 and stalls: answered after BODY_TIMEOUT_S, not waited on."""
+    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
+    app = standalone_app(store)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if not sent:
+            sent.append({})
+            return {"type": "http.request", "body": b'{"position"', "more_body": True}
+        await asyncio.sleep(3600)  # the stall
+        raise AssertionError("unreachable")
+
+    messages: list[dict] = []
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"/api/scenes/{scene_id}/annotations", "raw_path": b"", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}  # fmt: skip
+
+    async def request() -> None:
+        await asyncio.wait_for(app(scope, receive, send), timeout=30)
+
+    asyncio.run(request())
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    assert start["status"] == 408 and "did not arrive" in json.loads(body)["error"]
+    assert (b"x-content-type-options", b"nosniff") in start["headers"]
+    assert store.annotations(scene_id) == []
