@@ -10,6 +10,7 @@ its own. A page opened that way would miss the router's page configuration, side
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -25,12 +26,16 @@ PAGES = {
     "pages/train.py": {"title": "Train (admin)", "icon": ":material/play_circle:"},
     "pages/models.py": {"title": "Models (admin)", "icon": ":material/inventory_2:"},
 }
+# The browser tab's icon: the app's own SVG, sent inline (a data: URL). Streamlit's frontend turns a ":material/...:"
+# page icon into a fonts.gstatic.com address that every browser then fetches (the icons elsewhere on the pages come
+# from the font Streamlit serves itself): nothing may leave an offline hospital network.
+PAGE_ICON = Path(__file__).with_name("assets") / "favicon.svg"
 _routing = threading.local()  # each session's script runs in its own thread
 
 
 def run_router() -> None:
     """Page configuration, navigation, the shared sidebar, then the chosen page (the whole of ``app.py``)."""
-    st.set_page_config(page_title="X-ray workstation", page_icon=":material/radiology:", layout="wide")
+    st.set_page_config(page_title="X-ray workstation", page_icon=str(PAGE_ICON), layout="wide")
     page = st.navigation([st.Page(path, **options) for path, options in PAGES.items()])
     research_notice()
     _routing.active = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
@@ -45,8 +47,24 @@ def radiograph_reconstruction(
                                       field_of_view_mm, elliptic)  # fmt: skip
 
 
+def keep_vtk_wasm_offline() -> None:
+    """Keep PyVista's HTML export from downloading VTK's WebAssembly build from gitlab.kitware.com.
+
+    stpyvista draws a surface with PyVista's HTML export, which starts a throw-away trame server (in a forked
+    process) to serialise the scene for vtk.js. That server loads trame-vtklocal when it is installed (trame-pyvista
+    requires it), and trame-vtklocal's setup downloads VTK's WebAssembly build from gitlab.kitware.com on every
+    export, although the exported page (vtk.js, all inline) never uses it: an outside request for every 3D view,
+    failing and logged on an offline hospital network. trame imports the module under
+    ``contextlib.suppress(ImportError)``, so marking it missing (a ``None`` entry in ``sys.modules`` makes its import
+    raise ImportError) leaves it out; the forked export inherits the mark. Nothing else in the app uses it.
+    """
+    sys.modules["trame.widgets.vtklocal"] = None
+
+
 def show_mesh(mesh: Mesh, *, key: str, colourmap: str = "bone") -> None:
-    """The surface in the browser (stpyvista: VTK.js, rotate with the mouse), coloured by its values if any."""
+    """The surface in the browser (stpyvista: VTK.js, rotate with the mouse), coloured by its values if any; nothing
+    is fetched from outside the machine (see :func:`keep_vtk_wasm_offline`)."""
     from stpyvista import stpyvista
 
+    keep_vtk_wasm_offline()
     stpyvista(plotter(mesh, colourmap=colourmap), key=key)
