@@ -139,3 +139,14 @@ def test_drawing_a_3d_view_looks_up_no_outside_host():
     export = _export_offline("fixed")  # with "as installed" instead, it looked up gitlab.kitware.com twice
     assert export["html_bytes"] > 100_000  # the vtk.js page, all inline, still made
     assert [host for host in export["looked_up"] if host not in LOOPBACK] == []
+
+
+def test_uncaught_errors_show_no_details_in_the_browser():
+    """Tracebacks and exception messages (paths, values, sometimes data) stay in the server's log."""
+    import tomllib
+
+    from streamlit import config
+
+    with (REPO_ROOT / ".streamlit" / "config.toml").open("rb") as handle:
+        shown = tomllib.load(handle)["client"]["showErrorDetails"]
+    assert shown == config.ShowErrorDetailsConfigOptions.NONE == "none"  # "none": a generic sentence, no type either
