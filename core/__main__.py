@@ -80,7 +80,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``python -m core predict`` exit statuses (also in its ``--help``).
+PREDICT_EXIT_STATUSES = """exit status:
+  0  every file has a verdict
+  1  one or more files were refused, each answered with an "error" sentence; the others have verdicts
+  2  the command could not run (bad options, a model that cannot be loaded); no file was answered
+  3  one or more files met an internal error (a bug: its traceback is on standard error); every file was answered"""
+
+
 def _predict(args: argparse.Namespace) -> int:
+    import traceback
     from pathlib import Path
 
     from PIL import Image
@@ -91,7 +100,7 @@ def _predict(args: argparse.Namespace) -> int:
     from core.store.files import write_atomic
 
     diagnoser = Diagnoser(args.model)
-    failures = 0
+    failures = bugs = 0
     for path in args.files:
         try:
             diagnosis = diagnoser.diagnose(read_xray_file(path), method=args.method if args.cam else None,
@@ -114,6 +123,12 @@ def _predict(args: argparse.Namespace) -> int:
         except CoreError as error:  # one bad file must not stop the batch
             failures += 1
             record = {"file": path, "error": str(error)}
+        except Exception as error:  # a bug must not cost the other files their answers either
+            bugs += 1
+            traceback.print_exc(file=sys.stderr)
+            record = {"file": path, "error": f"'{Path(path).name}' could not be processed: an internal error "
+                      f"({type(error).__name__}) that is a bug in the workstation, not a fault of the file as far "
+                      "as is known. The details are on standard error; please report them."}  # fmt: skip
         if args.json:
             print(json.dumps(record), flush=True)
         elif "error" in record:
@@ -124,7 +139,7 @@ def _predict(args: argparse.Namespace) -> int:
                   else ""), flush=True)  # fmt: skip
             for warning in record["warnings"]:
                 print(f"  warning: {warning}", flush=True)
-    return 1 if failures else 0
+    return 3 if bugs else 1 if failures else 0
 
 
 def _reconstruct_bench(args: argparse.Namespace) -> int:
@@ -239,7 +254,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
 
-    predict = commands.add_parser("predict", help="verdicts on X-ray files (JPEG, PNG, DICOM)")
+    predict = commands.add_parser(
+        "predict",
+        help="verdicts on X-ray files (JPEG, PNG, DICOM)",
+        epilog=PREDICT_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     predict.add_argument("files", nargs="+", help="image files")
     predict.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file")

@@ -441,7 +441,7 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
         with np.errstate(over="ignore", invalid="ignore"):  # an absurd slope overflows: refused just below
             pixels = _dicom_grey_to_unit(stored, dataset, notes)
         if photometric == "MONOCHROME1":
-            pixels = 1.0 - pixels
+            np.subtract(1.0, pixels, out=pixels)
             notes.append("MONOCHROME1 (white = air) inverted so that bone is white.")
     if not np.isfinite(pixels).all():
         raise InputError(
@@ -454,8 +454,9 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
     sop_class = getattr(dataset.get("SOPClassUID"), "name", None)
     if sop_class:
         metadata["SOPClass"] = sop_class
+    np.clip(pixels, 0.0, 1.0, out=pixels)
     return XRay(
-        pixels=np.clip(pixels, 0.0, 1.0).astype(np.float32),
+        pixels=pixels.astype(np.float32),
         name=name,
         source_format="DICOM",
         original_mode=f"{photometric} {dataset.get('BitsStored', '?')}-bit",
@@ -486,9 +487,11 @@ def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[float, floa
 
 
 def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: list[str]) -> np.ndarray:
-    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1]; values that are not finite after
-    the modality LUT are left for the caller to refuse."""
-    values = apply_modality_lut(stored, dataset).astype(np.float64)
+    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1] as float64; values that are not finite
+    after the modality LUT are left for the caller to refuse. Steps after the LUTs work in place: a 40-megapixel
+    image costs two float64 copies at most."""
+    values = apply_modality_lut(stored, dataset)
+    values = values if values.dtype == np.float64 else values.astype(np.float64)
     if not np.isfinite(values).all():
         return values
     if ("WindowCenter" in dataset and "WindowWidth" in dataset) or "VOILUTSequence" in dataset:
@@ -508,11 +511,20 @@ def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: lis
                     )
                 else:
                     notes.append("VOI LUT from the file applied.")
-                return (windowed - low) / (high - low)
+                del values
+                windowed = windowed if windowed.dtype == np.float64 else windowed.astype(np.float64)
+                windowed -= low
+                windowed /= high - low
+                return windowed
+            del windowed
     else:
         notes.append("No window in the file; the full range of the data is shown.")
     low, high = float(values.min()), float(values.max())
-    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    if high <= low:
+        return np.zeros_like(values)
+    values -= low
+    values /= high - low
+    return values
 
 
 def _first(value: object) -> object:
