@@ -40,7 +40,8 @@ def _make_folders(path: Path) -> None:
 
 def private_folder(path: str | Path) -> Path:
     """Make ``path`` a folder only its owner can read: created :data:`FOLDER_MODE` with any missing parents, or, when
-    it exists, changed to :data:`FOLDER_MODE` (for the app's own data folder, not for a folder a user named).
+    it exists and belongs to this user, changed to :data:`FOLDER_MODE` (for the app's own data folder, not for a
+    folder a user named for their output).
 
     Parameters
     ----------
@@ -53,7 +54,8 @@ def private_folder(path: str | Path) -> Path:
     """
     path = Path(path)
     _make_folders(path)
-    os.chmod(path, FOLDER_MODE)
+    if not hasattr(os, "getuid") or path.stat().st_uid == os.getuid():
+        os.chmod(path, FOLDER_MODE)  # another user's folder (say /tmp) is left alone: the files in it are 0600 anyway
     return path
 
 

@@ -47,6 +47,11 @@ def test_the_private_helpers_cover_a_data_folder_and_a_sqlite_database_with_its_
     assert _mode(home) == "0o755"
     assert _mode(private_folder(home)) == "0o700"  # an existing data folder is tightened
     assert _mode(private_folder(tmp_path / "a" / "b")) == _mode(tmp_path / "a") == "0o700"
+    other = tmp_path / "someone_elses"
+    other.mkdir()
+    with pytest.MonkeyPatch.context() as patch:  # as if another user owned it (say /tmp): left alone, no failure
+        patch.setattr(os, "getuid", lambda: other.stat().st_uid + 1)
+        assert _mode(private_folder(other)) == "0o755"
     database = private_file(home / "workstation.db")
     connection = sqlite3.connect(database)  # SQLite gives -wal and -shm the database file's mode
     connection.execute("PRAGMA journal_mode=WAL")
