@@ -47,9 +47,9 @@ def main() -> None:
     small = resample_to(clamped, side=args.side)
     lungs = resample_to(label_mask(read_volume(args.ct / "mask.nii.gz", unit="label")), side=args.side)
     out = REPO_ROOT / "core" / "data" / "ct"
-    write_atomic(out / "chest_ct.nii.gz", gzip.compress(_nifti_bytes(
-        Volume(data=np.rint(small.data), spacing_mm=small.spacing_mm, unit="HU"), np.int16), mtime=0))  # fmt: skip
-    write_atomic(out / "lungs.nii.gz", gzip.compress(_nifti_bytes(lungs, np.uint8), mtime=0))
+    ct = Volume(data=np.rint(small.data), spacing_mm=small.spacing_mm, unit="HU")
+    write_atomic(out / "chest_ct.nii.gz", gzip.compress(_nifti_bytes(ct, np.int16), mtime=0), mode=0o644)
+    write_atomic(out / "lungs.nii.gz", gzip.compress(_nifti_bytes(lungs, np.uint8), mtime=0), mode=0o644)
     for name in ("chest_ct.nii.gz", "lungs.nii.gz"):
         print(f"{out / name}: {(out / name).stat().st_size / 1e6:.2f} MB")
 

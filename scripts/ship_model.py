@@ -72,6 +72,7 @@ def main() -> None:
             save_checkpoint(half, model=model, meta=meta, half=True)
         meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
+    shipped.chmod(0o644)  # part of the package: readable by whoever serves it (checkpoints are private by default)
     options = f" --ema {config.ema_decay}" if config.ema_decay else ""
     options += f" --mixup {config.mixup}" if config.mixup else ""
     if len(runs) > 1 or config.split_seed is not None:  # members must share the validation split

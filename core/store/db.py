@@ -10,6 +10,10 @@ SQLite runs in write-ahead-log mode with a busy timeout, so the app's sessions, 
 line can write at once; every write is a transaction, so a crash leaves either the whole record or none. The data
 folder is created owner-only (0700) and the SQLite file with its ``-wal`` and ``-shm`` files 0600.
 
+Schema upgrades are additive and automatic: a table is created where missing, and a column or index that a newer
+version of a table defines is added to a database made by an older one (new columns are nullable or have a default).
+A change that is not additive (a column renamed, retyped or dropped) needs a migration written for it.
+
 A database that refuses a request or cannot be reached is a :class:`StoreError` whose sentence names no SQL, table
 or password (:func:`database_failure`); the details go to the server's log.
 """
@@ -22,7 +26,7 @@ import logging
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, literal, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -32,6 +36,8 @@ from core.store.files import private_file, private_folder
 __all__ = ["Base", "StoreError", "as_utc", "data_home", "database_failure", "database_url", "session_factory"]
 
 _log = logging.getLogger(__name__)
+_SCHEMA_LOCK = 0x5852_4159  # "XRAY": the advisory lock taken while tables are created or upgraded (PostgreSQL)
+_schema_ready: dict[Engine, frozenset[str]] = {}  # the tables each engine's database is known to have
 
 
 class Base(DeclarativeBase):
@@ -99,15 +105,57 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         try:
             private_file(engine.url.database)  # before SQLite creates it: its -wal and -shm files take its mode
+            for journal in ("-wal", "-shm"):  # left by an older version, perhaps readable by all
+                if Path(engine.url.database + journal).is_file():
+                    private_file(engine.url.database + journal)
         except OSError as error:
             file = engine.url.database
             raise StoreError(f"The database file '{file}' cannot be opened ({error.strerror}).") from error
-    try:
-        Base.metadata.create_all(engine)
-    except SQLAlchemyError as error:
-        shown = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"The database at {shown} cannot be opened ({_short(error)}).") from error
+    tables = frozenset(Base.metadata.tables)
+    if _schema_ready.get(engine) != tables:
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":  # servers starting together set the schema up one at a time
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                Base.metadata.create_all(connection)
+                _add_missing_columns_and_indexes(connection)
+        except SQLAlchemyError as error:
+            shown = engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"The database at {shown} cannot be opened ({_short(error)}).") from error
+        _schema_ready[engine] = tables
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_missing_columns_and_indexes(connection: Connection) -> None:
+    """Bring tables made by an older version up to the current definitions, additively (see the module's notes)."""
+    inspector = inspect(connection)
+    dialect = connection.dialect
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            sql_type = column.type.compile(dialect=dialect)
+            default = ""
+            if column.default is not None and column.default.is_scalar:  # existing rows take the Python default
+                value = literal(column.default.arg, column.type).compile(
+                    dialect=dialect, compile_kwargs={"literal_binds": True}
+                )
+                default = f" NOT NULL DEFAULT {value}" if not column.nullable else f" DEFAULT {value}"
+            elif column.server_default is not None:
+                default = f" DEFAULT {column.server_default.arg}"
+            elif not column.nullable:
+                raise StoreError(f"The database's table '{table.name}' lacks the required column '{column.name}'; "
+                                 "it needs a migration (see core/store/db.py).")  # fmt: skip
+            quote = dialect.identifier_preparer.quote
+            connection.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {sql_type}"
+                                       f"{default}")  # fmt: skip
+        indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(connection, checkfirst=True)
 
 
 def _short(error: SQLAlchemyError) -> str:

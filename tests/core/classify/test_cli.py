@@ -1,24 +1,40 @@
-"""``python -m core train``, ``evaluate`` and ``predict`` as a user runs them."""
+"""``python -m core train``, ``evaluate`` and ``predict`` as a user runs them: through the command line's own
+``main`` in this process (the process boundary is tested by ``tests/core/test_hostile_files.py``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from core.__main__ import main
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                          env=env, timeout=300)  # fmt: skip
+@dataclass(frozen=True)
+class _Result:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_evaluate_prints_one_json_object_with_the_reported_figures(quick_model, shared_data):
+@pytest.fixture
+def _run(capsys):
+    """``python -m core ARGS...``: its exit status and what it printed."""
+
+    def run(*args: str) -> _Result:
+        capsys.readouterr()
+        try:
+            status = main(list(args))
+        except SystemExit as leaving:  # argparse's --help and usage errors
+            status = leaving.code
+        printed = capsys.readouterr()
+        return _Result(status, printed.out, printed.err)
+
+    return run
+
+
+def test_evaluate_prints_one_json_object_with_the_reported_figures(_run, quick_model, shared_data):
     result = _run("evaluate", "--model", str(quick_model), "--data", str(shared_data / "chest_xray"), "--split",
                   "val", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -30,20 +46,20 @@ def test_evaluate_prints_one_json_object_with_the_reported_figures(quick_model, 
     assert sum(map(sum, figures["confusion"])) == 16
 
 
-def test_errors_are_one_sentence_not_a_traceback(tmp_path):
+def test_errors_are_one_sentence_not_a_traceback(_run, tmp_path):
     result = _run("evaluate", "--model", str(tmp_path / "none.pt"), "--data", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.startswith("error: No model file") and "Traceback" not in result.stderr
 
 
-def test_train_from_the_command_line(shared_data, tmp_path):
+def test_train_from_the_command_line(_run, shared_data, tmp_path):
     result = _run("train", "--data", str(shared_data / "chest_xray"), "--out", str(tmp_path), "--epochs", "1",
                   "--input-size", "64", "--batch-size", "16", "--per-class-limit", "16", "--threads", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and (tmp_path / "model.pt").exists()
 
 
-def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(quick_model, fullres_paths, tmp_path):
+def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(_run, quick_model, fullres_paths, tmp_path):
     broken = tmp_path / "broken.jpeg"
     broken.write_bytes(fullres_paths[0].read_bytes()[:500])  # a truncated JPEG
     result = _run("predict", str(fullres_paths[0]), str(broken), str(fullres_paths[-1]), "--model",

@@ -1,0 +1,35 @@
+"""The database layer: additive schema upgrades on both databases, owner-only files for SQLite."""
+
+from __future__ import annotations
+
+import stat
+
+from sqlalchemy import inspect
+
+import core.store.db as db
+from core.store.predictions import PredictionStore
+
+
+def test_a_table_from_an_older_version_gets_its_new_columns_and_indexes(db_url):
+    PredictionStore(db_url)  # creates the tables
+    engine = db._engine(db_url)
+    with engine.begin() as connection:  # make it look like a database made before 'warnings' and an index existed
+        connection.exec_driver_sql("DROP INDEX ix_predictions_label")
+        connection.exec_driver_sql("ALTER TABLE predictions DROP COLUMN warnings")
+    db._schema_ready.pop(engine)  # a new server start
+    store = PredictionStore(db_url)
+    inspector = inspect(engine)
+    assert "warnings" in {c["name"] for c in inspector.get_columns("predictions")}
+    assert "ix_predictions_label" in {i["name"] for i in inspector.get_indexes("predictions")}
+    assert store.query() == []
+
+
+def test_the_data_folder_and_the_sqlite_files_are_owner_only(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("XRAY_HOME", str(home))
+    store = PredictionStore()
+    store.query()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    files = sorted(home.glob("workstation.db*"))
+    assert {p.name for p in files} >= {"workstation.db", "workstation.db-wal", "workstation.db-shm"}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
