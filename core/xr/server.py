@@ -54,6 +54,7 @@ MAX_BODY_BYTES = 4096
 BODY_TIMEOUT_S = 10.0  # a client that declares a body and stalls is answered 408 after this long
 STATIC = Path(str(resources.files("core.xr") / "static"))
 _SCENE_ID = re.compile(r"[0-9a-f]{32}")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 _PIN_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only (int() would also take other scripts' digits)
 _NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 _SECURITY_HEADERS = {
@@ -137,7 +138,7 @@ async def _read_body(request: Request) -> bytes:
     request forever)."""
     too_large = _Refused(413, f"An annotation is at most {MAX_BODY_BYTES} bytes of JSON; send a shorter one.")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if _DIGITS.fullmatch(declared) and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
         raise too_large
     body = b""
     try:

@@ -249,13 +249,16 @@ def test_other_methods_are_405_and_other_api_paths_404_standalone(client, scene_
     _methods(client, scene_id)
 
 
-def test_other_methods_are_405_and_other_api_paths_404_beside_streamlit(store, scene_id):
+def test_other_methods_are_405_and_other_api_paths_404_beside_streamlit(store, scene_id, monkeypatch):
     """Inside st.App a route that only partly matches (path, not method) loses to Streamlit's catch-all, which
     answers 200 with the app's index page: every method must be answered by the routes themselves."""
     import streamlit as st
+    from streamlit.runtime import Runtime
 
     from tests.conftest import REPO_ROOT
 
+    # Streamlit keeps one Runtime per process and never forgets it (this test runs once per database).
+    monkeypatch.setattr(Runtime, "_instance", None)
     app = st.App(str(REPO_ROOT / "app.py"), routes=routes(store))
     with TestClient(app) as client:
         _methods(client, scene_id)
@@ -295,16 +298,14 @@ def test_an_app_whose_database_cannot_be_opened_answers_503_and_recovers(tmp_pat
     _refused(client.get(f"/api/scenes/{'0' * 32}/annotations"), 404)
 
 
-def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch):
-    """A client that declares 1000 bytes, sends 10 and stalls: answered after BODY_TIMEOUT_S, not waited on."""
-    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
-    app = standalone_app(store)
-    sent: list[dict] = []
+async def _call(app, path: str, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, dict, bytes]:
+    """POST ``chunks`` to ``app`` straight through ASGI (headers as given, no client fixing them up), then stall:
+    the status, headers and body of the answer."""
+    chunks = list(chunks)
 
     async def receive() -> dict:
-        if not sent:
-            sent.append({})
-            return {"type": "http.request", "body": b'{"position"', "more_body": True}
+        if chunks:
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": True}
         await asyncio.sleep(3600)  # the stall
         raise AssertionError("unreachable")
 
@@ -314,16 +315,57 @@ def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch)
         messages.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": f"/api/scenes/{scene_id}/annotations", "raw_path": b"", "root_path": "", "query_string": b"",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": headers,
              "client": ("127.0.0.1", 1), "server": ("testserver", 80)}  # fmt: skip
-
-    async def request() -> None:
-        await asyncio.wait_for(app(scope, receive, send), timeout=30)
-
-    asyncio.run(request())
+    await asyncio.wait_for(app(scope, receive, send), timeout=30)
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    assert start["status"] == 408 and "did not arrive" in json.loads(body)["error"]
-    assert (b"x-content-type-options", b"nosniff") in start["headers"]
+    return start["status"], dict(start["headers"]), body
+
+
+def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch):
+    """A client that declares 1000 bytes, sends 10 and stalls: answered after BODY_TIMEOUT_S, not waited on."""
+    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    path = f"/api/scenes/{scene_id}/annotations"
+    status, sent, body = asyncio.run(_call(standalone_app(store), path, headers, [b'{"position"']))
+    assert status == 408 and "did not arrive" in json.loads(body)["error"]
+    assert sent[b"x-content-type-options"] == b"nosniff"
     assert store.annotations(scene_id) == []
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "²", "-1", "1e9", ""])
+def test_a_content_length_that_is_no_number_or_too_large_is_not_a_traceback(store, scene_id, monkeypatch, length):
+    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
+    # Encoded as servers decode header values (Latin-1): "²" is a digit to str.isdigit() but not to int().
+    headers = [(b"content-type", b"application/json"), (b"content-length", length.encode("latin-1"))]
+    path = f"/api/scenes/{scene_id}/annotations"
+    status, _, body = asyncio.run(_call(standalone_app(store), path, headers, [b'{"position"']))
+    assert status in (408, 413) and json.loads(body)["error"].endswith(".")
+
+
+def test_a_half_sent_body_over_a_real_socket_is_answered_408(store, scene_id, monkeypatch):
+    """The same through uvicorn (the server Streamlit runs): 1000 bytes declared, 10 sent, then nothing."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.5)
+    running = uvicorn.Server(uvicorn.Config(standalone_app(store), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not running.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        port = running.servers[0].sockets[0].getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(f"POST /api/scenes/{scene_id}/annotations HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                               "application/json\r\nContent-Length: 1000\r\n\r\n0123456789".encode())  # fmt: skip
+            reply = connection.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 408") and "did not arrive" in reply and "nosniff" in reply
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
