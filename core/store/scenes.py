@@ -6,8 +6,8 @@ id; its annotations are points on the model (in the GLB's metres) with a short t
 
 The GLB's bytes are kept in the database (table ``scene_models``), so every app server sharing one database (e.g.
 PostgreSQL behind a load balancer) serves every scene. Scenes made before that kept the GLB as a file whose path is in
-``scenes.glb``: they are still read from that file where it exists (on the server that made them); new scenes store
-an empty ``scenes.glb``.
+``scenes.glb``: they are read from that file where it exists (on the server that made them), and on that first read
+their GLB moves into the database (the file is left in place); new scenes store an empty ``scenes.glb``.
 
 Every refusal is a sentence: :class:`~core.errors.InputError` for bad input (checked before it reaches the
 database: lone surrogates, NUL and other control characters, numbers that are not finite, ids past the 32-bit id
@@ -42,7 +42,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -276,9 +276,24 @@ class SceneStore:
         if glb is not None:
             return bytes(glb)
         try:  # a scene from before GLBs were kept in the database
-            return Path(legacy).read_bytes()
+            glb = Path(legacy).read_bytes()
         except OSError as error:
             raise SceneNotFound("No such scene.") from error
+        self._adopt(row.id, glb)
+        return glb
+
+    def _adopt(self, scene_id: str, glb: bytes) -> None:
+        """Move an older scene's GLB from its file into the database (on the first read through the server that has
+        the file), so that every server sharing the database serves it from then on; the file is left in place."""
+        try:
+            with _reaching_the_database("store the scene's model"), self._sessions.begin() as session:
+                session.add(_ModelRow(scene_id=scene_id, glb=glb))
+                session.flush()
+                session.get(_SceneRow, scene_id).legacy_path = ""
+        except StoreError as error:
+            if not isinstance(error.__cause__, IntegrityError):
+                raise
+            # another request moved it first
 
     def annotations(self, scene_id: str) -> list[Annotation]:
         """A scene's pins, oldest first."""

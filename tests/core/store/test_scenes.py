@@ -61,12 +61,20 @@ def test_a_scene_from_before_models_were_in_the_database_is_still_read_from_its_
     with engine.begin() as connection:  # the row an older version wrote: the GLB's path in scenes.glb
         connection.execute(text("INSERT INTO scenes (id, title, created, glb) VALUES (:id, 'old', :created, :glb)"),
                            {"id": "ab" * 16, "created": dt.datetime.now(dt.UTC), "glb": str(glb_file)})  # fmt: skip
+    missing = tmp_path / "gone.glb"
+    with engine.begin() as connection:  # and one whose file is gone
+        connection.execute(text("INSERT INTO scenes (id, title, created, glb) VALUES (:id, 'old', :created, :glb)"),
+                           {"id": "cd" * 16, "created": dt.datetime.now(dt.UTC), "glb": str(missing)})  # fmt: skip
     engine.dispose()
-    assert store.get("ab" * 16).title == "old" and store.model("ab" * 16) == GLB
+    for call in (store.get, store.model, store.annotations):
+        with pytest.raises(SceneNotFound):
+            call("cd" * 16)
+    assert store.get("ab" * 16).title == "old"
     store.annotate("ab" * 16, (0, 0, 0), "still works")
-    glb_file.unlink()
-    with pytest.raises(SceneNotFound):
-        store.get("ab" * 16)
+    assert store.model("ab" * 16) == GLB  # read from its file, and moved into the database
+    store._adopt("ab" * 16, GLB)  # as a request that read the file at the same time: no error, nothing changed
+    glb_file.unlink()  # e.g. another server, without the file
+    assert store.model("ab" * 16) == GLB and [p.label for p in store.annotations("ab" * 16)] == ["still works"]
 
 
 def test_bad_annotations_and_unknown_scenes_are_refused(store):
