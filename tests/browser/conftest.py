@@ -28,37 +28,61 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
+def start_app(*, home: Path, log_name: str = "streamlit.log", **env: str) -> tuple[str, subprocess.Popen]:
+    """Start ``streamlit run app.py`` on a free loopback port with its own ``XRAY_HOME`` (and ``env`` added, e.g.
+    ``XRAY_DB_URL``); return its URL once it answers, and its process (stop it with :func:`stop_app`)."""
     port = _free_port()
     from core.auth import hash_password
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
-           "XRAY_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD)}  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "XRAY_HOME": str(home),
+           "XRAY_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD), **env}  # fmt: skip
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "streamlit.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with (ARTIFACTS / log_name).open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return url, server
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"the app did not start within {STARTUP_TIMEOUT_S} s; see {ARTIFACTS / 'streamlit.log'}")
+                pytest.fail(f"the app did not start within {STARTUP_TIMEOUT_S} s; see {ARTIFACTS / log_name}")
             time.sleep(0.5)
-    yield url
+
+
+def stop_app(server: subprocess.Popen) -> None:
     server.terminate()
     server.wait(timeout=30)
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def app_home(tmp_path_factory) -> Path:
+    """The ``XRAY_HOME`` of the app under test (its SQLite database): tests that plant records or scenes for the app
+    write there."""
+    return tmp_path_factory.mktemp("app-home")
+
+
+@pytest.fixture(scope="session")
+def app_scenes(app_home):
+    """The scene store of the app under test (its own database)."""
+    from core.store.scenes import SceneStore
+
+    return SceneStore(f"sqlite:///{app_home / 'workstation.db'}")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
+    url, server = start_app(home=app_home)
+    yield url
+    stop_app(server)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from skimage.draw import ellipsoid
 
 from core.export.gltf import MAX_GLB_BYTES, MAX_TRIANGLES, mesh_to_glb
 from core.reconstruct.surface import surface
-from core.store.scenes import SceneStore
 from core.types import Volume
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import REPO_ROOT, skip_unless_ci
@@ -28,11 +27,11 @@ STAGE_CENTRE = {"x": (1280 - 320) // 2, "y": 400}  # the model's middle: the pag
 
 
 @pytest.fixture(scope="module")
-def scene_id() -> str:
-    """A scene in the app's own database (the app under test shares this process's XRAY_HOME)."""
+def scene_id(app_scenes) -> str:
+    """A scene in the app's own database."""
     body = ellipsoid(30, 22.5, 50)  # semi-axes along (x, y, z) in voxels of 2 mm: 60, 45, 100 mm, a lung-sized blob
     mask = Volume(data=np.transpose(body, (2, 1, 0)), spacing_mm=(2.0, 2.0, 2.0), unit="mask")
-    return SceneStore().create(mesh_to_glb(surface(mask)), title="Test ellipsoid").id
+    return app_scenes.create(mesh_to_glb(surface(mask)), title="Test ellipsoid").id
 
 
 def _model_share(png: bytes) -> float:
@@ -67,7 +66,7 @@ def test_the_viewer_draws_the_model_under_its_own_security_policy(app_url, brows
     context.close()
 
 
-def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(app_url, browser, scene_id):
+def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(app_url, browser, scene_id, app_scenes):
     label = "<img src=x onerror=alert(1)><script>alert(2)</script> right base"
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)  # injection would run
     page, _ = _open(context, f"{app_url}/xr/{scene_id}")
@@ -83,7 +82,7 @@ def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(
     page.locator("#pins li").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator("#pins li .label").all_inner_texts() == [label]
     assert page.locator("#pins img, #pins script").count() == 0 and dialogs == []
-    stored = SceneStore().annotations(scene_id)
+    stored = app_scenes.annotations(scene_id)
     assert [a.label for a in stored] == [label]
     # Renamed on the page (as after a pin dropped in a headset with a preset label): kept on the server.
     page.get_by_role("button", name="Rename this pin").click()
@@ -91,7 +90,7 @@ def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(
     page.keyboard.press("Enter")
     page.get_by_text('Pin renamed "consolidation, <b>right</b> base".').wait_for(timeout=TIMEOUT_MS)
     assert page.locator("#pins li .label").all_inner_texts() == ["consolidation, <b>right</b> base"]
-    assert [a.label for a in SceneStore().annotations(scene_id)] == ["consolidation, <b>right</b> base"]
+    assert [a.label for a in app_scenes.annotations(scene_id)] == ["consolidation, <b>right</b> base"]
     assert abs(stored[0].position[2] - 0.045) < 0.01  # on the front of the blob (45 mm semi-axis towards the viewer)
     context.close()
 
@@ -116,7 +115,7 @@ def test_unknown_scenes_are_404(app_url, page):
     assert page.request.get(f"{app_url}/api/scenes/{'0' * 32}/annotations").status == 404
 
 
-def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, browser, scene_id):
+def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, browser, scene_id, app_scenes):
     if not IWER.is_file():
         skip_unless_ci("Meta's WebXR emulator is not installed: run `npm ci --prefix viewer`")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
@@ -124,7 +123,7 @@ def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, 
     context.add_init_script("window.xrDevice = new IWER.XRDevice(IWER.metaQuest3);"
                             "window.xrDevice.installRuntime({ forceInstall: true });")  # fmt: skip
     page, errors = _open(context, f"{app_url}/xr/{scene_id}")
-    before = len(SceneStore().annotations(scene_id))
+    before = len(app_scenes.annotations(scene_id))
     page.get_by_role("button", name="ENTER VR").click()
     page.wait_for_function("window.xrViewer.xrFrames > 30", timeout=TIMEOUT_MS)
 
@@ -143,7 +142,7 @@ def test_enter_vr_on_an_emulated_quest_3_and_drop_a_pin_with_the_laser(app_url, 
     hold("right", "updateButtonValue('trigger', 0)")
     page.wait_for_function(f"window.xrViewer.pins > {before}", timeout=TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "xr_viewer_vr.png"))
-    pins = SceneStore().annotations(scene_id)
+    pins = app_scenes.annotations(scene_id)
     assert len(pins) == before + 1 and pins[-1].label == "Look here"  # the first preset label
 
     # Right stick forward: the model grows. Left X: the cut is on; left stick back: it moves.
