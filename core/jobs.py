@@ -1,140 +1,58 @@
-"""Training in the background: one job at a time, in its own process, surviving page reloads and server restarts.
+"""Training in the background: one job at a time across every server sharing the database, each in its own process,
+surviving page reloads and server restarts.
 
-A job is a row in the database and a folder of files (``train.log``, the run's checkpoints and ``history.json``).
-:class:`JobRunner` starts ``python -m core.jobs JOB_ID`` in a new process session; that process trains (resuming
-from ``last.pt`` when the folder holds one), registers the finished model in the registry and marks the job
-succeeded, failed or cancelled. A process killed outright leaves its job "running" with a dead pid; the next look at
-it marks it **interrupted**, and :meth:`JobRunner.resume` carries on from the last finished epoch.
+A job is a row in the database (:mod:`core.store.jobs`, which also keeps the one-job rule) and a folder of files
+(``train.log``, the run's checkpoints and ``history.json``) on the server that started it. :class:`JobRunner` starts
+``python -m core.jobs JOB_ID`` in a new process session; that process trains (resuming from ``last.pt`` when the
+folder holds one), registers the finished model in the registry and marks the job succeeded, failed or cancelled.
+
+**Is a running job still alive?** Its row records the host and pid of its process, and a heartbeat that the process
+writes every :data:`HEARTBEAT_S` seconds (with the database's clock).
+
+- On the job's own host, its pid decides: a process killed outright is noticed at the next look and its job marked
+  **interrupted** at once.
+- Anywhere else (another server cannot see that machine's processes), and on its own host before the pid is
+  recorded, the heartbeat decides: a job whose last heartbeat is older than :data:`STALE_AFTER_S` seconds is marked
+  interrupted. Should its process still be alive (the database was out of its reach that long), its next heartbeat
+  finds the row no longer its own and the process stops without recording anything.
+
+Host names (``socket.gethostname()``) must therefore differ between the servers. Rows written before hosts were
+recorded (an empty host) count as this host's. :meth:`JobRunner.resume` carries an interrupted, cancelled or failed
+job on from its last finished epoch, on the server whose folder holds it. :meth:`JobRunner.cancel` signals a process
+on this host, and asks one elsewhere to stop at its next heartbeat.
 
 Only the job's own process imports torch.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
-import json
+import math
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from core.errors import CoreError, StoreError
+from core.store.db import data_home
+from core.store.jobs import ACTIVE, RESUMABLE, Job, JobStore, Progress
 
-from core.store.db import Base, StoreError, as_utc, data_home, session_factory
+__all__ = ["ACTIVE", "HEARTBEAT_S", "RESUMABLE", "STALE_AFTER_S", "Job", "JobRunner", "Progress"]
 
-__all__ = ["Job", "JobRunner", "Progress"]
-
-ACTIVE = "running"
+#: How often a job's process writes its heartbeat (seconds).
+HEARTBEAT_S = 20.0
+#: A job on another host whose heartbeat is older than this is taken as dead (nine missed heartbeats).
+STALE_AFTER_S = 180.0
 _INTERRUPTED = (
     "The training process stopped without finishing (killed, or the machine restarted); resume it to carry on from "
     "the last finished epoch."
 )
-RESUMABLE = ("interrupted", "cancelled", "failed")
-
-
-class _JobRow(Base):
-    __tablename__ = "jobs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    config: Mapped[str] = mapped_column(Text)
-    out: Mapped[str] = mapped_column(Text)
-    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    finished: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    message: Mapped[str] = mapped_column(Text, default="")
-    model_version: Mapped[str | None] = mapped_column(String(12), nullable=True)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a job is, from its ``history.json``.
-
-    Attributes
-    ----------
-    epochs_done, epochs_total : int
-    eta_s : float or None
-        Seconds left at the median epoch time so far.
-    history : list of dict
-        One record per finished epoch (losses, accuracies, AUC, seconds).
-    """
-
-    epochs_done: int
-    epochs_total: int
-    eta_s: float | None
-    history: list[dict[str, Any]]
-
-    @property
-    def fraction(self) -> float:
-        return self.epochs_done / self.epochs_total if self.epochs_total else 0.0
-
-
-@dataclass(frozen=True)
-class Job:
-    """A training job as last seen.
-
-    Attributes
-    ----------
-    id : int
-    status : str
-        ``running``, ``succeeded``, ``failed``, ``cancelled`` or ``interrupted``.
-    config : mapping
-        The :class:`~core.classify.train.TrainConfig` fields.
-    out : Path
-        Its folder.
-    pid : int or None
-    created, finished : datetime
-    message : str
-        Why it failed, or what it produced.
-    model_version : str or None
-        The registered model, once succeeded.
-    """
-
-    id: int
-    status: str
-    config: Mapping[str, Any]
-    out: Path
-    pid: int | None
-    created: dt.datetime
-    finished: dt.datetime | None
-    message: str
-    model_version: str | None
-
-    @property
-    def log_path(self) -> Path:
-        return self.out / "train.log"
-
-    def progress(self) -> Progress:
-        """Epochs done and left, from the run's history (empty before the first epoch ends)."""
-        total = int(self.config.get("epochs", 0))
-        try:
-            history = json.loads((self.out / "history.json").read_text())
-        except (OSError, ValueError):
-            history = []
-        seconds = sorted(float(h.get("seconds", 0.0)) for h in history)
-        eta = seconds[len(seconds) // 2] * max(0, total - len(history)) if seconds else None
-        return Progress(epochs_done=len(history), epochs_total=total, eta_s=eta, history=history)
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the job's log."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def _job(row: _JobRow) -> Job:
-    return Job(id=row.id, status=row.status, config=json.loads(row.config), out=Path(row.out), pid=row.pid,
-               created=as_utc(row.created), finished=row.finished and as_utc(row.finished), message=row.message or "",
-               model_version=row.model_version)  # fmt: skip
+_CANCELLED = "Cancelled by an admin."
 
 
 def _alive(pid: int | None) -> bool:
@@ -168,143 +86,175 @@ class JobRunner:
         Where job folders go (default ``<data home>/runs``).
     python : str
         The interpreter that runs jobs.
+    host : str, optional
+        This server's name in the jobs' rows (default ``socket.gethostname()``).
+    heartbeat_s : float
+        How often the jobs started here write their heartbeat.
+    stale_after_s : float
+        How old a heartbeat may be before its job (on another host) counts as dead.
     """
 
-    def __init__(self, url: str | None = None, *, runs_dir: Path | None = None, python: str = sys.executable) -> None:
+    def __init__(self, url: str | None = None, *, runs_dir: Path | None = None, python: str = sys.executable,
+                 host: str | None = None, heartbeat_s: float = HEARTBEAT_S,
+                 stale_after_s: float = STALE_AFTER_S) -> None:  # fmt: skip
         self.url = url
-        self._sessions = session_factory(url)
+        self._store = JobStore(url)
         self.runs_dir = runs_dir or data_home() / "runs"
         self.python = python
+        self.host = host or socket.gethostname()
+        self.heartbeat_s = heartbeat_s
+        self.stale_after_s = stale_after_s
 
-    @contextmanager
-    def _exclusive(self):
-        """One start or resume at a time across every process sharing the data folder."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        with (self.runs_dir / ".jobs.lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _spawn(self, row_id: int, out: Path) -> int:
+    def _spawn(self, job_id: int, out: Path) -> int:
         out.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ}
+        env = {**os.environ, "XRAY_JOB_HEARTBEAT_S": str(self.heartbeat_s)}
         if self.url:
             env["XRAY_DB_URL"] = self.url
         with (out / "train.log").open("a") as log:
             process = subprocess.Popen(
-                [self.python, "-m", "core.jobs", str(row_id)], stdout=log, stderr=subprocess.STDOUT,
+                [self.python, "-m", "core.jobs", str(job_id)], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=Path(__file__).resolve().parents[1],
             )  # fmt: skip
         return process.pid
 
+    def _launch(self, job: Job) -> Job:
+        """Start the process of a job just marked running; a job whose process cannot start is marked failed."""
+        try:
+            pid = self._spawn(job.id, job.out)
+        except OSError as error:
+            message = f"The training process could not be started ({error})."
+            self._store.finish(job.id, "failed", message, only_if_running=True)
+            raise StoreError(message) from error
+        self._store.set_pid(job.id, pid)
+        return self.get(job.id)
+
     def running(self) -> Job | None:
-        """The running job, if any (after noticing jobs whose process died)."""
-        for job in self.jobs():
-            if job.status == ACTIVE:
-                return job
-        return None
+        """The running job, if any (after noticing a job whose process died)."""
+        job = self._store.running()
+        if job is None:
+            return None
+        job = self._noticed(job)
+        return job if job.status == ACTIVE else None
 
     def start(self, config: Mapping[str, Any]) -> Job:
         """Start a training job with these :class:`~core.classify.train.TrainConfig` fields (``out`` is chosen
-        here). Refused while another job runs."""
-        with self._exclusive():
-            busy = self.running()
-            if busy is not None:
-                raise StoreError(f"Training job #{busy.id} is running (started {busy.created:%Y-%m-%d %H:%M} UTC); "
-                                 "wait for it to finish or cancel it first.")  # fmt: skip
-            with self._sessions.begin() as session:
-                row = _JobRow(status=ACTIVE, config="{}", out="", created=dt.datetime.now(dt.UTC))
-                session.add(row)
-                session.flush()
-                out = self.runs_dir / f"job{row.id:04d}"
-                row.out, row.config = str(out), json.dumps({**config, "out": str(out)})
-                row_id = row.id
-            pid = self._spawn(row_id, out)
-            with self._sessions.begin() as session:
-                session.get(_JobRow, row_id).pid = pid
-            return self.get(row_id)
+        here). Refused while another job runs, on this server or any other sharing the database."""
+        self.running()  # a job whose process died must not block the new one
+        return self._launch(self._store.create(config, runs_dir=self.runs_dir, host=self.host))
 
     def resume(self, job_id: int) -> Job:
-        """Carry on an interrupted, cancelled or failed job from its last finished epoch."""
-        with self._exclusive():
-            job = self.get(job_id)
-            if job.status not in RESUMABLE:
-                raise StoreError(f"Job #{job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed.")
-            busy = self.running()
-            if busy is not None:
-                raise StoreError(f"Training job #{busy.id} is running; wait for it or cancel it first.")
-            pid = self._spawn(job_id, job.out)
-            with self._sessions.begin() as session:
-                row = session.get(_JobRow, job_id)
-                row.status, row.pid, row.finished, row.message = ACTIVE, pid, None, ""
-            return self.get(job_id)
+        """Carry on an interrupted, cancelled or failed job from its last finished epoch (on this server, which must
+        hold the job's folder)."""
+        job = self.get(job_id)
+        if job.status in RESUMABLE and not job.out.is_dir():
+            raise StoreError(f"Job #{job_id}'s folder {job.out} is not on this server; resume it on the server that "
+                             f"ran it{f' ({job.host})' if job.host else ''}.")  # fmt: skip
+        self.running()
+        return self._launch(self._store.reopen(job_id, host=self.host))
 
     def cancel(self, job_id: int, *, timeout_s: float = 30.0) -> Job:
-        """Stop a running job (SIGTERM to its process group); it is marked cancelled and can be resumed."""
+        """Stop a running job; it is marked cancelled and can be resumed.
+
+        On this host its process group gets SIGTERM (SIGKILL after ``timeout_s``); a job on another host is asked to
+        stop at its next heartbeat, waited for up to ``timeout_s``, and returned as it then is.
+        """
         job = self.get(job_id)
         if job.status != ACTIVE:
             raise StoreError(f"Job #{job_id} is {job.status}, not running.")
-        try:
-            os.killpg(job.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout_s
-        while _alive(job.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(job.pid):
-            os.killpg(job.pid, signal.SIGKILL)
-        self._finish(job_id, "cancelled", "Cancelled by an admin.", only_if_running=True)
-        return self.get(job_id)
+        if self._local(job) and job.pid:
+            try:
+                os.killpg(job.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            while _alive(job.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(job.pid):
+                os.killpg(job.pid, signal.SIGKILL)
+            self._store.finish(job_id, "cancelled", _CANCELLED, owner=(job.host, job.pid))
+            return self.get(job_id)
+        self._store.request_stop(job_id)
+        while (job := self.get(job_id)).status == ACTIVE and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return job
 
     def get(self, job_id: int) -> Job:
         """One job, its status brought up to date."""
-        with self._sessions() as session:
-            row = session.get(_JobRow, job_id)
-            if row is None:
-                raise StoreError(f"No training job #{job_id}.")
-            job = _job(row)
-        return self._noticed(job)
+        return self._noticed(self._store.get(job_id))
 
     def jobs(self) -> list[Job]:
         """Every job, newest first."""
-        with self._sessions() as session:
-            jobs = [_job(r) for r in session.scalars(select(_JobRow).order_by(_JobRow.id.desc()))]
-        return [self._noticed(job) for job in jobs]
+        return [self._noticed(job) for job in self._store.jobs()]
+
+    def _local(self, job: Job) -> bool:
+        return job.host in (self.host, "")
+
+    def _alive(self, job: Job) -> bool:
+        """Whether a running job's process lives: by pid on this host, by heartbeat elsewhere (module docstring)."""
+        if self._local(job) and job.pid:
+            return _alive(job.pid)
+        age_s = (self._store.now() - job.heartbeat).total_seconds() if job.heartbeat else math.inf
+        return age_s < self.stale_after_s
 
     def _noticed(self, job: Job) -> Job:
-        if job.status == ACTIVE and not _alive(job.pid):
-            self._finish(job.id, "interrupted", _INTERRUPTED, only_if_running=True)
-            with self._sessions() as session:
-                return _job(session.get(_JobRow, job.id))
+        if job.status == ACTIVE and not self._alive(job):
+            # only that process's run of the job: a job resumed meanwhile keeps running
+            self._store.finish(job.id, "interrupted", _INTERRUPTED, owner=(job.host, job.pid))
+            return self._store.get(job.id)
         return job
 
-    def _finish(self, job_id: int, status: str, message: str, *, model_version: str | None = None,
-                only_if_running: bool = False) -> None:  # fmt: skip
-        with self._sessions.begin() as session:
-            row = session.get(_JobRow, job_id)
-            if only_if_running and row.status != ACTIVE:
-                return
-            row.status, row.message, row.finished = status, message, dt.datetime.now(dt.UTC)
-            if model_version:
-                row.model_version = model_version
+
+def _heartbeat(store: JobStore, job_id: int, owner: tuple[str, int], every_s: float, done: threading.Event,
+               lost: threading.Event) -> None:  # fmt: skip
+    """The job process's heartbeat thread: beat until ``done``; on a stop request, or when the row is no longer
+    this process's (``lost``), interrupt the training with SIGTERM, as a cancel on this host would."""
+    host, pid = owner
+    while not done.wait(every_s):
+        try:
+            state = store.beat(job_id, host=host, pid=pid)
+        except StoreError as error:  # the database is out of reach for now: try again at the next beat
+            print(f"warning: {error}", flush=True)
+            continue
+        if state != "go":
+            if state == "lost":
+                lost.set()
+            os.kill(pid, signal.SIGTERM)
+            return
 
 
 def _run_job(job_id: int) -> int:
     """The job's own process: train, register, report (``python -m core.jobs JOB_ID``)."""
+    # torch first: a cancel that arrives while it imports ends the process outright (SIGTERM's default), where a
+    # KeyboardInterrupt would leave half-imported modules; the canceller then records the cancel itself
     from core.classify.checkpoint import load_checkpoint
     from core.classify.train import TrainConfig, train
-    from core.errors import CoreError
     from core.store.registry import ModelRegistry
 
-    runner = JobRunner(os.environ.get("XRAY_DB_URL"))
-    job = runner.get(job_id)
+    store = JobStore(os.environ.get("XRAY_DB_URL"))
+    job = store.claim(job_id, os.getpid())
+    if job is None:
+        job = store.get(job_id)
+        print(f"Job #{job_id} is {job.status} (process {job.pid} on {job.host or 'this host'}), not waiting for "
+              f"process {os.getpid()}; nothing to do.", flush=True)  # fmt: skip
+        return 0
+    owner = (job.host, os.getpid())
 
     def cancelled(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, cancelled)
+    done, lost = threading.Event(), threading.Event()
+    every_s = float(os.environ.get("XRAY_JOB_HEARTBEAT_S", HEARTBEAT_S))
+    threading.Thread(target=_heartbeat, args=(store, job_id, owner, every_s, done, lost), daemon=True).start()
+
+    def stopped() -> int:
+        if lost.is_set():  # the row is another run's now: record nothing
+            print("stopped: another server found this job's heartbeat too old and took it over", flush=True)
+        else:
+            store.finish(job_id, "cancelled", _CANCELLED, owner=owner)
+            print("cancelled", flush=True)
+        return 130
+
     try:
         config = TrainConfig(**{**job.config, "snapshot_epochs": tuple(job.config.get("snapshot_epochs", ()))})
         path = train(config, log=lambda line: print(line, flush=True))
@@ -313,25 +263,24 @@ def _run_job(job_id: int) -> int:
                                                                       f"{config.arch}")  # fmt: skip
         test = meta.get("test") or {}
         message = f"Model {entry.version} registered" + (f"; test accuracy {test['accuracy']:.3f}" if test else "")
-        runner._finish(job_id, "succeeded", message, model_version=entry.version)
+        store.finish(job_id, "succeeded", message, model_version=entry.version, owner=owner)
         print(message, flush=True)
         return 0
     except KeyboardInterrupt:
-        runner._finish(job_id, "cancelled", "Cancelled by an admin.")
-        print("cancelled", flush=True)
-        return 130
+        return stopped()
     except CoreError as error:
-        runner._finish(job_id, "failed", str(error))
+        store.finish(job_id, "failed", str(error), owner=owner)
         print(f"error: {error}", flush=True)
         return 2
     except Exception as error:
         if _interrupted(error):  # cancelled while torch was writing a file (the old file is intact)
-            runner._finish(job_id, "cancelled", "Cancelled by an admin.")
-            print("cancelled", flush=True)
-            return 130
+            return stopped()
         # a bug: record it for the page, keep the traceback in the log
-        runner._finish(job_id, "failed", f"Unexpected error ({type(error).__name__}: {error}); see the job's log.")
+        store.finish(job_id, "failed", f"Unexpected error ({type(error).__name__}: {error}); see the job's log.",
+                     owner=owner)  # fmt: skip
         raise
+    finally:
+        done.set()
 
 
 def _interrupted(error: BaseException) -> bool:
