@@ -40,6 +40,7 @@ from typing import Any
 
 from core.errors import CoreError, StoreError
 from core.store.db import data_home
+from core.store.files import private_folder
 from core.store.jobs import ACTIVE, RESUMABLE, Job, JobStore, Progress
 
 __all__ = ["ACTIVE", "HEARTBEAT_S", "RESUMABLE", "STALE_AFTER_S", "Job", "JobRunner", "Progress"]
@@ -106,7 +107,7 @@ class JobRunner:
         self.stale_after_s = stale_after_s
 
     def _spawn(self, job_id: int, out: Path) -> int:
-        out.mkdir(parents=True, exist_ok=True)
+        private_folder(out)  # checkpoints of models trained on patients' images: owner-only
         env = {**os.environ, "XRAY_JOB_HEARTBEAT_S": str(self.heartbeat_s)}
         if self.url:
             env["XRAY_DB_URL"] = self.url

@@ -102,17 +102,17 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     Every table defined so far is created if missing, so call it after importing the module that defines yours.
     """
     engine = _engine(url or database_url())
-    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        try:
-            private_file(engine.url.database)  # before SQLite creates it: its -wal and -shm files take its mode
-            for journal in ("-wal", "-shm"):  # left by an older version, perhaps readable by all
-                if Path(engine.url.database + journal).is_file():
-                    private_file(engine.url.database + journal)
-        except OSError as error:
-            file = engine.url.database
-            raise StoreError(f"The database file '{file}' cannot be opened ({error.strerror}).") from error
     tables = frozenset(Base.metadata.tables)
     if _schema_ready.get(engine) != tables:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            try:
+                private_file(engine.url.database)  # before SQLite creates it: its -wal and -shm files take its mode
+                for journal in ("-wal", "-shm"):  # left by an older version, perhaps readable by all
+                    if Path(engine.url.database + journal).is_file():
+                        private_file(engine.url.database + journal)
+            except OSError as error:
+                file = engine.url.database
+                raise StoreError(f"The database file '{file}' cannot be opened ({error.strerror}).") from error
         try:
             with engine.begin() as connection:
                 if engine.dialect.name == "postgresql":  # servers starting together set the schema up one at a time

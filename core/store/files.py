@@ -8,6 +8,7 @@ nothing; the app itself (one user) reads everything it wrote.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -74,7 +75,13 @@ def private_file(path: str | Path) -> Path:
     Path
     """
     path = Path(path)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))  # never truncates; mode applies when created
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
+    try:  # an existing file is never opened: closing a descriptor drops every POSIX lock this process holds on the
+        # file, SQLite's included (another process would then checkpoint and delete a WAL still in use)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
     os.chmod(path, FILE_MODE)
     return path
 
