@@ -334,7 +334,9 @@ def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch)
     assert store.annotations(scene_id) == []
 
 
-@pytest.mark.parametrize("length", ["9" * 5000, "²", "-1", "1e9", ""])
+@pytest.mark.parametrize(
+    "length", ["9" * 5000, "²", "-1", "1e9", ""], ids=["5000-digits", "superscript", "negative", "float", "empty"]
+)
 def test_a_content_length_that_is_no_number_or_too_large_is_not_a_traceback(store, scene_id, monkeypatch, length):
     monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
     # Encoded as servers decode header values (Latin-1): "²" is a digit to str.isdigit() but not to int().
