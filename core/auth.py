@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -55,7 +56,8 @@ class FailureDelay:
     to ``cap_s`` (0.5, 1, 2, 4, 8 s by default).
 
     **How failures are forgotten**: only by time. One failure is forgotten for every ``forget_s`` seconds without a
-    failure (after 10 minutes of quiet the 8 s cap has fallen back to 0 s by default). A right password does not
+    failure (the count stops at the failures that reach the cap, so after 5 minutes of quiet the 8 s cap has fallen
+    back to 0 s by default, however long the attack was). A right password does not
     reset the count: an attacker who keeps guessing gains nothing when the real admin signs in meanwhile, and a
     count shared by everyone (keyed on the account, not on an address that a proxy or a NAT may share or an attacker
     may change) cannot be reset from another address either. The cost is that an admin signing in during an attack
@@ -92,14 +94,18 @@ class FailureDelay:
         """Seconds the next attempt for ``key`` must wait (not counting attempts queued before it)."""
         with self._lock:
             failures = self._count(key)
-        return 0.0 if failures == 0 else min(self.cap_s, self.base_s * 2 ** (failures - 1))
+        return 0.0 if failures == 0 else min(self.cap_s, self.base_s * 2.0 ** min(failures - 1, 60))
 
     def record(self, key: str, *, success: bool) -> None:
         """Count a failure; a success changes nothing (failures are forgotten only with time, see the class)."""
         if success:
             return
-        with self._lock:
-            self._failures[key] = (self._count(key) + 1, self._clock())
+        with self._lock:  # counted no further than the cap needs: a long attack is forgotten as fast as a short one
+            self._failures[key] = (min(self._count(key) + 1, self._failures_to_cap()), self._clock())
+
+    def _failures_to_cap(self) -> int:
+        """The number of failures whose delay reaches ``cap_s``."""
+        return 1 + max(0, math.ceil(math.log2(max(self.cap_s, self.base_s) / self.base_s))) if self.base_s > 0 else 1
 
     def check(self, key: str, password: str, stored: str | None, *, sleep=time.sleep) -> bool:
         """Wait for this key's turn, wait the delay due, then verify and record the outcome.

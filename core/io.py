@@ -57,6 +57,7 @@ _DICOM_TAGS_KEPT = (
     "StudyDescription",
     "SeriesDescription",
 )
+_PYDICOM_DIR = Path(pydicom.__file__).parent
 # Weights of ITU-R BT.601 luma, the conversion most viewers apply to a colour image.
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Channels differing by more than this (on the 0-255 scale) make an image "colour": JPEG compression alone
@@ -101,12 +102,18 @@ def read_xray_file(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) ->
         If the file is missing, too large, or cannot be decoded as an X-ray.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"No file at '{path}'. Check the path; JPEG, PNG or DICOM files are expected.")
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise InputError(_too_many_bytes(path.name, size, limits))
-    return read_xray(path.read_bytes(), name=path.name, limits=limits)
+    try:
+        if not path.is_file():
+            raise InputError(f"No file at '{path}'. Check the path; JPEG, PNG or DICOM files are expected.")
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise InputError(_too_many_bytes(path.name, size, limits))
+        data = path.read_bytes()
+    except OSError as error:  # no permission, a file that vanished, an I/O error
+        raise InputError(
+            f"'{path}' cannot be read ({error.strerror or error}). Check that it can be opened."
+        ) from error
+    return read_xray(data, name=path.name, limits=limits)
 
 
 def read_xray(data: bytes, *, name: str, limits: InputLimits = DEFAULT_LIMITS) -> XRay:
@@ -316,9 +323,13 @@ def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> 
         return _dicom_to_xray(dataset, name=name, limits=limits, force=force)
     except InputError:
         raise
-    except (ValueError, KeyError, OverflowError, IndexError, struct.error) as error:
-        # pydicom converts element values lazily, at first use: a malformed value (an IS of '1A', a DS of 'abc')
-        # surfaces here, from whichever step reads it first.
+    except (ValueError, KeyError, AttributeError, NotImplementedError, OverflowError, IndexError, TypeError,
+            struct.error) as error:  # fmt: skip
+        # pydicom converts element values lazily, at first use: a malformed value (an IS of '1A', a DS of 'abc', a
+        # LUT item without its descriptor) surfaces from whichever step reads it first. Only what pydicom raised is
+        # the file's fault; an error raised by this module's own code is a bug and stays one.
+        if not _raised_in_pydicom(error):
+            raise
         raise InputError(
             f"'{name}' holds a DICOM element whose value cannot be read ({_short(error)}). Export the image again "
             "from the PACS or viewer."
@@ -354,6 +365,14 @@ def _check_inflation(data: bytes, *, name: str, limits: InputLimits, force: bool
                 return
     except zlib.error as error:
         raise InputError(f"'{name}' is a deflated DICOM file whose compressed content is damaged ({error}).") from error
+
+
+def _raised_in_pydicom(error: BaseException) -> bool:
+    """Whether the innermost frame of ``error``'s traceback is pydicom's own code."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and _PYDICOM_DIR in Path(traceback.tb_frame.f_code.co_filename).parents
 
 
 def _short(error: BaseException) -> str:
@@ -500,8 +519,9 @@ def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: lis
             # pydicom's output range depends on BitsStored, signedness and rescale; passing two extreme values
             # through the same transform yields exactly that range.
             low, high = apply_voi_lut(np.array([-1e12, 1e12]), dataset)
-        except ValueError as error:  # e.g. a window width below 1
-            notes.append(f"The file's window could not be applied ({error}); full range shown.")
+        except (ValueError, KeyError, AttributeError, NotImplementedError, IndexError) as error:
+            # e.g. a window width below 1, a VOI LUT item without data or with an unsupported entry size
+            notes.append(f"The file's window could not be applied ({_short(error)}); full range shown.")
         else:
             if high > low:
                 if "WindowCenter" in dataset:

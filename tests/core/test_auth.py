@@ -98,3 +98,13 @@ def test_the_command_line_prints_a_hash_of_the_password_given(monkeypatch, capsy
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
     assert main(["hash-password", "--stdin"]) == 0
     assert verify_password("correct horse", capsys.readouterr().out.strip())
+
+
+def test_a_long_attack_neither_overflows_the_delay_nor_outlasts_a_short_one():
+    now = [0.0]
+    delays = FailureDelay(clock=lambda: now[0])
+    for _ in range(5000):  # 2**5000 would overflow a float; the count stops where the delay reaches its cap
+        delays.record("admin", success=False)
+    assert delays.wait_s("admin") == 8.0
+    now[0] = 5 * 60.0  # five quiet minutes forget five failures: back to no delay, as after a short attack
+    assert delays.wait_s("admin") == 0.0

@@ -357,3 +357,39 @@ def test_every_pydicom_test_file_decodes_or_is_refused_with_a_sentence():
             decoded += 1
     print(f"pydicom test files: {decoded} decoded, {refused} refused with a sentence, of {len(paths)}")
     assert decoded >= 30 and refused >= 60
+
+
+def _with_lut(sequence: str, item_elements: dict) -> bytes:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    dataset = pydicom_read(make_dicom(ramp(80, 80) * 4000))
+    item = Dataset()
+    for keyword, value in item_elements.items():
+        setattr(item, keyword, value)
+    setattr(dataset, sequence, Sequence([item]))
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_a_modality_lut_item_without_its_descriptor_is_a_sentence():
+    assert "cannot be read" in _refusal(_with_lut("ModalityLUTSequence", {}), "lut.dcm")
+
+
+def test_a_voi_lut_with_an_unsupported_entry_size_falls_back_to_the_full_range():
+    lut = {"LUTDescriptor": [4, 0, 40], "LUTData": np.arange(4, dtype=np.uint16).tobytes()}
+    xray = read_xray(_with_lut("VOILUTSequence", lut), name="voi.dcm")
+    assert any("window could not be applied" in note for note in xray.notes) and np.isfinite(xray.pixels).all()
+
+
+def test_a_bug_in_the_reader_is_not_passed_off_as_a_bad_file(monkeypatch):
+    """Only errors raised inside pydicom are the file's fault; one raised by the project's own code stays a bug."""
+    import core.io
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug in the project's code")
+
+    monkeypatch.setattr(core.io, "_spacing_mm", broken)
+    with pytest.raises(KeyError):
+        read_xray(make_dicom(ramp(80, 80) * 4000), name="fine.dcm")
