@@ -20,10 +20,12 @@ or password (:func:`database_failure`); the details go to the server's log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, literal, make_url
@@ -33,9 +35,22 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from core.errors import StoreError
 from core.store.files import private_file, private_folder
 
-__all__ = ["Base", "StoreError", "as_utc", "data_home", "database_failure", "database_url", "session_factory"]
+__all__ = [
+    "Base",
+    "StoreError",
+    "as_utc",
+    "data_home",
+    "database_failure",
+    "database_url",
+    "reaching_database",
+    "session_factory",
+]
 
 _log = logging.getLogger(__name__)
+_UNOPENED = (
+    "The database cannot be opened: it cannot be reached or refused the request. Try again; if it persists, tell "
+    "the administrator (the server log has the details)."
+)
 _SCHEMA_LOCK = 0x5852_4159  # "XRAY": the advisory lock taken while tables are created or upgraded (PostgreSQL)
 _schema_ready: dict[Engine, frozenset[str]] = {}  # the tables each engine's database is known to have
 
@@ -57,6 +72,17 @@ def data_home() -> Path:
         xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
         home = Path(xdg) / "xray-workstation"
     return private_folder(home)
+
+
+@contextlib.contextmanager
+def reaching_database(doing: str) -> Iterator[None]:
+    """Database failures while ``doing`` something (server down, file gone, connection dropped, pool exhausted, a
+    constraint refused) become a :class:`StoreError` sentence (:func:`database_failure`; the cause is chained and
+    logged). Use it around every session a store opens: ``with reaching_database("read the records"), ...``."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise database_failure(error, doing) from error
 
 
 def database_failure(error: SQLAlchemyError, doing: str) -> StoreError:
@@ -87,10 +113,10 @@ def _engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, ImportError, ValueError) as error:
         try:
-            shown = make_url(url).render_as_string(hide_password=True)
-        except ArgumentError:
-            shown = url.split("@")[-1]  # never echo a password
-        raise StoreError(f"The database URL '{shown}' cannot be used ({error}).") from error
+            shown = f"'{make_url(url).render_as_string(hide_password=True)}' "
+        except (ArgumentError, ValueError):  # e.g. a port that is not a number
+            shown = ""  # never echo what may hold a password
+        raise StoreError(f"The database URL {shown}cannot be used ({error}). Check XRAY_DB_URL.") from error
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -111,8 +137,8 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
                     if Path(engine.url.database + journal).is_file():
                         private_file(engine.url.database + journal)
             except OSError as error:
-                file = engine.url.database
-                raise StoreError(f"The database file '{file}' cannot be opened ({error.strerror}).") from error
+                _log.warning("database file %s cannot be opened: %s", engine.url.database, error)
+                raise StoreError(_UNOPENED) from error
         try:
             with engine.begin() as connection:
                 if engine.dialect.name == "postgresql":  # servers starting together set the schema up one at a time
@@ -120,8 +146,8 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
                 Base.metadata.create_all(connection)
                 _add_missing_columns_and_indexes(connection)
         except SQLAlchemyError as error:
-            shown = engine.url.render_as_string(hide_password=True)
-            raise StoreError(f"The database at {shown} cannot be opened ({_short(error)}).") from error
+            _log.warning("database %s cannot be opened: %s", engine.url.render_as_string(hide_password=True), error)
+            raise StoreError(_UNOPENED) from error
         _schema_ready[engine] = tables
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -156,9 +182,3 @@ def _add_missing_columns_and_indexes(connection: Connection) -> None:
         for index in table.indexes:
             if index.name not in indexes:
                 index.create(connection, checkfirst=True)
-
-
-def _short(error: SQLAlchemyError) -> str:
-    """The driver's own first line (no SQL statement, no parameters)."""
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.errors import StoreError
-from core.store.db import Base, as_utc, database_failure, session_factory
+from core.store.db import Base, as_utc, database_failure, reaching_database, session_factory
 
 __all__ = ["ACTIVE", "RESUMABLE", "Job", "JobStore", "Progress"]
 
@@ -226,6 +226,8 @@ class JobStore:
                 job_id = row.id
         except IntegrityError as error:  # the unique index caught a second running row: someone got there first
             raise self._refusal() from error
+        except SQLAlchemyError as error:
+            raise database_failure(error, "start the training job") from error
         return self.get(job_id)
 
     def reopen(self, job_id: int, *, host: str) -> Job:
@@ -245,6 +247,8 @@ class JobStore:
                 row.heartbeat, row.stop_requested = func.now(), False
         except IntegrityError as error:
             raise self._refusal() from error
+        except SQLAlchemyError as error:
+            raise database_failure(error, "resume the training job") from error
         return self.get(job_id)
 
     def _refusal(self) -> StoreError:
@@ -253,7 +257,7 @@ class JobStore:
 
     def get(self, job_id: int) -> Job:
         """One job as stored."""
-        with self._sessions() as session:
+        with reaching_database("read the training jobs"), self._sessions() as session:
             row = session.get(_JobRow, job_id)
             if row is None:
                 raise StoreError(f"No training job #{job_id}.")
@@ -261,32 +265,32 @@ class JobStore:
 
     def jobs(self) -> list[Job]:
         """Every job as stored, newest first."""
-        with self._sessions() as session:
+        with reaching_database("read the training jobs"), self._sessions() as session:
             return [_job(r) for r in session.scalars(select(_JobRow).order_by(_JobRow.id.desc()))]
 
     def running(self) -> Job | None:
         """The job marked running, if any (alive or not: see :mod:`core.jobs`)."""
-        with self._sessions() as session:
+        with reaching_database("read the training jobs"), self._sessions() as session:
             row = session.scalar(select(_JobRow).where(_JobRow.status == ACTIVE))
             return None if row is None else _job(row)
 
     def now(self) -> dt.datetime:
         """The database's clock (UTC): what heartbeats are written with and compared against."""
-        with self._sessions() as session:
+        with reaching_database("read the database's clock"), self._sessions() as session:
             moment = session.scalar(select(func.now()))
         # SQLite answers CURRENT_TIMESTAMP as text ("YYYY-MM-DD HH:MM:SS", UTC)
         return as_utc(moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment)))
 
     def set_pid(self, job_id: int, pid: int) -> None:
         """Record the process of a running job that has none yet."""
-        with self._sessions.begin() as session:
+        with reaching_database("record the training job's process"), self._sessions.begin() as session:
             session.execute(update(_JobRow).where(_JobRow.id == job_id, _JobRow.status == ACTIVE,
                                                   _JobRow.pid.is_(None)).values(pid=pid))  # fmt: skip
 
     def claim(self, job_id: int, pid: int) -> Job | None:
         """The job's own process, starting: record its pid and a first heartbeat; ``None`` when the job is no
         longer running (stopped before its process began) or another process has it."""
-        with self._sessions.begin() as session:
+        with reaching_database("record the training job's process"), self._sessions.begin() as session:
             done = session.execute(
                 update(_JobRow)
                 .where(_JobRow.id == job_id, _JobRow.status == ACTIVE, (_JobRow.pid.is_(None)) | (_JobRow.pid == pid))
@@ -314,7 +318,7 @@ class JobStore:
 
     def request_stop(self, job_id: int) -> None:
         """Ask a running job's process to stop at its next heartbeat (for a server that cannot signal it)."""
-        with self._sessions.begin() as session:
+        with reaching_database("ask the training job to stop"), self._sessions.begin() as session:
             session.execute(update(_JobRow).where(_JobRow.id == job_id, _JobRow.status == ACTIVE)
                             .values(stop_requested=True))  # fmt: skip
 
@@ -343,5 +347,5 @@ class JobStore:
         values: dict[str, Any] = {"status": status, "message": message, "finished": dt.datetime.now(dt.UTC)}
         if model_version:
             values["model_version"] = model_version
-        with self._sessions.begin() as session:
+        with reaching_database("record how the training job ended"), self._sessions.begin() as session:
             return session.execute(update(_JobRow).where(*conditions).values(**values)).rowcount == 1

@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, DateTime, String, Text, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, as_utc, session_factory
+from core.store.db import Base, StoreError, as_utc, database_failure, reaching_database, session_factory
 from core.store.files import file_version
 
 __all__ = ["ModelRegistry", "RegisteredModel"]
@@ -112,11 +112,11 @@ class ModelRegistry:
         except IntegrityError:  # registered concurrently by another process
             return self.get(version)
         except SQLAlchemyError as error:
-            raise StoreError(f"The model '{path.name}' could not be registered ({error}).") from error
+            raise database_failure(error, f"register the model '{path.name}'") from error
 
     def get(self, version: str) -> RegisteredModel:
         """The model of that version."""
-        with self._sessions() as session:
+        with reaching_database("read the model registry"), self._sessions() as session:
             row = session.get(_ModelRow, version)
             if row is None:
                 raise StoreError(f"No model of version '{version}' in the registry.")
@@ -124,18 +124,18 @@ class ModelRegistry:
 
     def models(self) -> list[RegisteredModel]:
         """Every registered model, newest first."""
-        with self._sessions() as session:
+        with reaching_database("read the model registry"), self._sessions() as session:
             return [_entry(r) for r in session.scalars(select(_ModelRow).order_by(_ModelRow.added.desc()))]
 
     def active(self) -> RegisteredModel | None:
         """The model the Diagnose page uses, or ``None`` (then: the shipped default)."""
-        with self._sessions() as session:
+        with reaching_database("read which model is active"), self._sessions() as session:
             row = session.scalar(select(_ModelRow).where(_ModelRow.active))
             return None if row is None else _entry(row)
 
     def activate(self, version: str) -> RegisteredModel:
         """Make ``version`` the active model (and no other); its file must still exist."""
-        with self._sessions.begin() as session:
+        with reaching_database("activate the model"), self._sessions.begin() as session:
             row = session.get(_ModelRow, version)
             if row is None:
                 raise StoreError(f"No model of version '{version}' in the registry.")
@@ -147,12 +147,12 @@ class ModelRegistry:
 
     def deactivate(self) -> None:
         """Return to the shipped default model (no registered model active)."""
-        with self._sessions.begin() as session:
+        with reaching_database("return to the shipped model"), self._sessions.begin() as session:
             session.execute(update(_ModelRow).values(active=False))
 
     def delete(self, version: str) -> RegisteredModel:
         """Remove a model that is not active from the registry (its file is left to the caller)."""
-        with self._sessions.begin() as session:
+        with reaching_database("delete the model"), self._sessions.begin() as session:
             row = session.get(_ModelRow, version)
             if row is None:
                 raise StoreError(f"No model of version '{version}' in the registry.")

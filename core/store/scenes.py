@@ -17,15 +17,12 @@ cannot be reached (its message names no URL, path or SQL; the cause is chained a
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import math
 import numbers
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +39,11 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.errors import InputError, SceneNotFound
-from core.store.db import Base, StoreError, as_utc, database_failure, session_factory
+from core.store.db import Base, StoreError, as_utc, reaching_database, session_factory
 
 __all__ = [
     "MAX_ANNOTATIONS",
@@ -68,22 +64,6 @@ MAX_GLB_BYTES = 8 * 1024 * 1024  # core.export.gltf.MAX_GLB_BYTES (not imported:
 MAX_PIN_ID = 2**31 - 1  # the annotations' id column is a 32-bit INTEGER on PostgreSQL
 _MAX_COORDINATE_M = 10.0  # a chest model is well under a metre across; anything beyond 10 m is a bad request
 _SCENE_ID = re.compile(r"[0-9a-f]{32}")
-_UNOPENED = (
-    "The database could not open the scenes: it cannot be reached or refused the request. Try again; if it "
-    "persists, tell the administrator (the server log has the details)."
-)  # worded as core.store.db.database_failure
-_log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _reaching_the_database(doing: str) -> Iterator[None]:
-    """Database failures while ``doing`` something (server down, file gone, connection dropped, pool exhausted) as
-    a :class:`StoreError` sentence that names no URL, path or SQL (:func:`core.store.db.database_failure`; the cause
-    is chained and logged)."""
-    try:
-        yield
-    except (DBAPIError, PoolTimeoutError) as error:
-        raise database_failure(error, doing) from error
 
 
 def _clean_text(text: object, *, what: str, most: int) -> str:
@@ -226,11 +206,7 @@ class SceneStore:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        try:
-            self._sessions = session_factory(url)
-        except StoreError as error:
-            _log.warning("The scenes' database cannot be opened: %s", error)
-            raise StoreError(_UNOPENED) from error
+        self._sessions = session_factory(url)
 
     def create(self, glb: bytes, *, title: str) -> Scene:
         """Store a GLB (at most :data:`MAX_GLB_BYTES`) under a new unguessable id.
@@ -255,7 +231,7 @@ class SceneStore:
         title = title.strip()[:MAX_TITLE_CHARS] if isinstance(title, str) else title
         title = _clean_text(title or "3D scene", what="A scene's title", most=MAX_TITLE_CHARS)
         row = _SceneRow(id=secrets.token_hex(16), title=title, created=dt.datetime.now(dt.UTC), legacy_path="")
-        with _reaching_the_database("store the scene"), self._sessions.begin() as session:
+        with reaching_database("store the scene"), self._sessions.begin() as session:
             session.add(row)
             session.flush()  # the scene before its model (the foreign key)
             session.add(_ModelRow(scene_id=row.id, glb=bytes(glb)))
@@ -263,13 +239,13 @@ class SceneStore:
 
     def get(self, scene_id: str) -> Scene:
         """The scene, or :class:`SceneNotFound`."""
-        with _reaching_the_database("read the scene"), self._sessions() as session:
+        with reaching_database("read the scene"), self._sessions() as session:
             row = _scene_row(session, scene_id)
             return Scene(id=row.id, title=row.title, created=as_utc(row.created))
 
     def model(self, scene_id: str) -> bytes:
         """The scene's GLB, or :class:`SceneNotFound`."""
-        with _reaching_the_database("read the scene's model"), self._sessions() as session:
+        with reaching_database("read the scene's model"), self._sessions() as session:
             row = _scene_row(session, scene_id)
             glb = session.scalar(select(_ModelRow.glb).where(_ModelRow.scene_id == row.id))
             legacy = row.legacy_path
@@ -286,7 +262,7 @@ class SceneStore:
         """Move an older scene's GLB from its file into the database (on the first read through the server that has
         the file), so that every server sharing the database serves it from then on; the file is left in place."""
         try:
-            with _reaching_the_database("store the scene's model"), self._sessions.begin() as session:
+            with reaching_database("store the scene's model"), self._sessions.begin() as session:
                 session.add(_ModelRow(scene_id=scene_id, glb=glb))
                 session.flush()
                 session.get(_SceneRow, scene_id).legacy_path = ""
@@ -297,7 +273,7 @@ class SceneStore:
 
     def annotations(self, scene_id: str) -> list[Annotation]:
         """A scene's pins, oldest first."""
-        with _reaching_the_database("read the scene's annotations"), self._sessions() as session:
+        with reaching_database("read the scene's annotations"), self._sessions() as session:
             _scene_row(session, scene_id)
             statement = select(_AnnotationRow).where(_AnnotationRow.scene_id == scene_id).order_by(_AnnotationRow.id)
             return [_annotation(r) for r in session.scalars(statement)]
@@ -321,7 +297,7 @@ class SceneStore:
             .from_select(["scene_id", "x", "y", "z", "label", "created"], values.where(count < MAX_ANNOTATIONS))
             .returning(pins.id)
         )
-        with _reaching_the_database("store the annotation"), self._sessions.begin() as session:
+        with reaching_database("store the annotation"), self._sessions.begin() as session:
             _scene_row(session, scene_id, lock=True)
             pin_id = session.execute(statement).scalar_one_or_none()
         if pin_id is None:
@@ -331,12 +307,12 @@ class SceneStore:
     def relabel(self, scene_id: str, annotation_id: int, label: str) -> Annotation:
         """Change a pin's label (e.g. one dropped in a headset with a preset label)."""
         label = _clean_label(label)
-        with _reaching_the_database("rename the annotation"), self._sessions.begin() as session:
+        with reaching_database("rename the annotation"), self._sessions.begin() as session:
             row = _pin(session, scene_id, annotation_id)
             row.label = label
             return _annotation(row)
 
     def delete_annotation(self, scene_id: str, annotation_id: int) -> None:
         """Remove one pin of a scene."""
-        with _reaching_the_database("delete the annotation"), self._sessions.begin() as session:
+        with reaching_database("delete the annotation"), self._sessions.begin() as session:
             session.delete(_pin(session, scene_id, annotation_id))
