@@ -133,7 +133,7 @@ if build:
     out = data_home() / "ensembles" / f"ensemble-{datetime.now(UTC):%Y%m%d-%H%M%S}.pt"
     try:
         with st.spinner("Calibrating the ensemble on the members' validation split, then testing it…"):
-            meta = build_ensemble([by_version[v]["path"] for v in picked], data=data, out=out)
+            meta = build_ensemble([registry.local_path(v) for v in picked], data=data, out=out)
         name = f"Ensemble of {len(picked)} ({', '.join(by_version[v]['name'] for v in picked)})"
         entry = registry.register(out, meta, name=name)
     except CoreError as error:

@@ -4,23 +4,28 @@ A model is identified by its **version**, the first 12 hex digits of its checkpo
 copies of the same weights are one model and a retrained file is another. The shipped default model is always
 available; it is the active one until an admin activates another. The registry stores what it needs to compare
 models side by side (recipe, validation and test figures) so that listing them never loads a network.
+
+The checkpoint's bytes are kept in the database too, so that every app server sharing it can use any registered
+model: :meth:`ModelRegistry.local_path` gives the file on the server that registered it, and elsewhere a copy written
+once into ``<data home>/models/<version>.pt`` (checked against its version).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, String, Text, select, update
+from sqlalchemy import Boolean, DateTime, ForeignKey, LargeBinary, String, Text, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, StoreError, as_utc, database_failure, reaching_database, session_factory
-from core.store.files import file_version
+from core.store.db import Base, StoreError, as_utc, data_home, database_failure, reaching_database, session_factory
+from core.store.files import file_version, write_atomic
 
 __all__ = ["ModelRegistry", "RegisteredModel"]
 
@@ -37,6 +42,13 @@ class _ModelRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
+class _ModelFileRow(Base):
+    __tablename__ = "model_files"
+
+    version: Mapped[str] = mapped_column(ForeignKey("models.version", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     """One registry entry.
@@ -46,7 +58,7 @@ class RegisteredModel:
     version : str
     name : str
     path : Path
-        The checkpoint file.
+        The checkpoint file on the server that registered it (elsewhere: :meth:`ModelRegistry.local_path`).
     arch : str
     added : datetime
         When it joined the registry (UTC).
@@ -101,13 +113,17 @@ class ModelRegistry:
         kept = {key: value for key, value in meta.items() if key != "history"}
         row = _ModelRow(version=version, name=(name or path.stem)[:120], path=str(path), arch=str(meta["arch"]),
                         added=dt.datetime.now(dt.UTC), meta=json.dumps(kept, default=str), active=False)  # fmt: skip
+        data = path.read_bytes()
         try:
             with self._sessions.begin() as session:
                 existing = session.get(_ModelRow, version)
                 if existing is not None:
+                    if session.get(_ModelFileRow, version) is None:  # registered before the bytes were kept
+                        session.add(_ModelFileRow(version=version, data=data))
                     return _entry(existing)
                 session.add(row)
                 session.flush()
+                session.add(_ModelFileRow(version=version, data=data))
                 return _entry(row)
         except IntegrityError:  # registered concurrently by another process
             return self.get(version)
@@ -139,11 +155,37 @@ class ModelRegistry:
             row = session.get(_ModelRow, version)
             if row is None:
                 raise StoreError(f"No model of version '{version}' in the registry.")
-            if not Path(row.path).is_file():
-                raise StoreError(f"The file of model '{row.name}' is gone ({row.path}); it cannot be activated.")
+            if not Path(row.path).is_file() and session.get(_ModelFileRow, version) is None:
+                raise StoreError(f"The file of model '{row.name}' is gone ({row.path}) and the database holds no "
+                                 "copy; it cannot be activated.")  # fmt: skip
             session.execute(update(_ModelRow).where(_ModelRow.version != version).values(active=False))
             row.active = True
             return _entry(row)
+
+    def local_path(self, version: str) -> Path:
+        """A file of the model on this server: the registered file where it is here, else a copy of the bytes kept in
+        the database, written once into ``<data home>/models/`` (and checked against the version).
+
+        Raises
+        ------
+        StoreError
+            For an unknown version, or a model whose file is elsewhere and whose bytes the database does not hold.
+        """
+        entry = self.get(version)
+        if entry.path.is_file():
+            return entry.path
+        copy = data_home() / "models" / f"{version}.pt"
+        if copy.is_file():
+            return copy
+        with reaching_database("read the model's file"), self._sessions() as session:
+            data = session.scalar(select(_ModelFileRow.data).where(_ModelFileRow.version == version))
+        if data is None:
+            raise StoreError(f"The file of model '{entry.name}' is on another server ({entry.path}) and the database "
+                             "holds no copy: register it again on the server that trained it.")  # fmt: skip
+        if hashlib.sha256(data).hexdigest()[:12] != version:
+            raise StoreError(f"The database's copy of model '{entry.name}' does not match its version; register the "
+                             "model again.")  # fmt: skip
+        return write_atomic(copy, data)
 
     def deactivate(self) -> None:
         """Return to the shipped default model (no registered model active)."""
