@@ -9,14 +9,19 @@ pages stay locked.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import math
 import secrets
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from core.errors import InputError
+
+if TYPE_CHECKING:  # the database layer is the caller's choice; this module needs none
+    from core.store.sign_in import SignInLedger
 
 __all__ = ["FailureDelay", "hash_password", "verify_password"]
 
@@ -63,6 +68,11 @@ class FailureDelay:
     may change) cannot be reset from another address either. The cost is that an admin signing in during an attack
     waits like everyone else, at most ``cap_s`` plus the attempts queued before theirs.
 
+    **Several servers**: with ``shared`` (a :class:`core.store.sign_in.SignInLedger` on the database they share) the
+    count lives in the database and attempts take turns across servers, so that alternating between servers gains
+    nothing. **A flood of attempts** queues at most ``max_waiting`` per process; further ones are refused at once
+    with a sentence (they would only hold the server's threads).
+
     Parameters
     ----------
     base_s : float
@@ -72,19 +82,34 @@ class FailureDelay:
     forget_s : float
         Seconds without a failure after which one failure on record is forgotten.
     clock : callable
-        Seconds, monotonic (injectable for tests).
+        Seconds, monotonic (injectable for tests; the shared ledger uses the database's clock).
+    shared : SignInLedger, optional
+        The failures on record in the database, and turns across servers; in this process only without it.
+    max_waiting : int
+        Attempts that may wait for their turn at once in this process.
     """
 
     def __init__(
-        self, *, base_s: float = 0.5, cap_s: float = 8.0, forget_s: float = 60.0, clock=time.monotonic
+        self,
+        *,
+        base_s: float = 0.5,
+        cap_s: float = 8.0,
+        forget_s: float = 60.0,
+        clock=time.monotonic,
+        shared: SignInLedger | None = None,
+        max_waiting: int = 8,
     ) -> None:
         self.base_s, self.cap_s, self.forget_s = base_s, cap_s, forget_s
+        self.shared, self.max_waiting = shared, max_waiting
         self._clock = clock
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
-        self._lock = threading.Lock()  # guards the two dicts
+        self._lock = threading.Lock()  # guards the dicts
         self._turns: dict[str, threading.Lock] = {}  # key -> held through one attempt's delay and check
+        self._waiting: dict[str, int] = {}  # key -> attempts in this process waiting for (or holding) the turn
 
     def _count(self, key: str) -> int:
+        if self.shared is not None:
+            return self.shared.failures(key, forget_s=self.forget_s)
         failures, last = self._failures.get(key, (0, 0.0))
         if failures and self.forget_s > 0:
             failures = max(0, failures - int((self._clock() - last) // self.forget_s))
@@ -99,6 +124,9 @@ class FailureDelay:
     def record(self, key: str, *, success: bool) -> None:
         """Count a failure; a success changes nothing (failures are forgotten only with time, see the class)."""
         if success:
+            return
+        if self.shared is not None:
+            self.shared.add_failure(key, forget_s=self.forget_s, most=self._failures_to_cap())
             return
         with self._lock:  # counted no further than the cap needs: a long attack is forgotten as fast as a short one
             self._failures[key] = (min(self._count(key) + 1, self._failures_to_cap()), self._clock())
@@ -125,11 +153,24 @@ class FailureDelay:
         -------
         bool
             Whether the password is right.
+
+        Raises
+        ------
+        InputError
+            When ``max_waiting`` attempts on the account are already waiting in this process (tried again later).
         """
         with self._lock:
+            if self._waiting.get(key, 0) >= self.max_waiting:
+                raise InputError("Too many sign-in attempts on this account are waiting; try again in a minute.")
+            self._waiting[key] = self._waiting.get(key, 0) + 1
             turn = self._turns.setdefault(key, threading.Lock())
-        with turn:  # one attempt per account at a time, through the delay and the check
-            sleep(self.wait_s(key))
-            ok = stored is not None and verify_password(password, stored)
-            self.record(key, success=ok)
+        try:
+            with turn, self.shared.turn(key) if self.shared is not None else contextlib.nullcontext():
+                # one attempt per account at a time (across servers with ``shared``), through the delay and the check
+                sleep(self.wait_s(key))
+                ok = stored is not None and verify_password(password, stored)
+                self.record(key, success=ok)
+        finally:
+            with self._lock:
+                self._waiting[key] -= 1
         return ok

@@ -14,6 +14,8 @@ import os
 import streamlit as st
 
 from core.auth import FailureDelay
+from core.errors import CoreError
+from core.store.sign_in import SignInLedger
 
 _SESSION_KEY = "admin_signed_in"
 _ACCOUNT = "admin"  # the one admin account: failures are counted on it, whichever address they come from
@@ -33,7 +35,12 @@ def admin_password_hash() -> str | None:
 
 @st.cache_resource
 def _delays() -> FailureDelay:
-    return FailureDelay()
+    """The failures on the admin account, counted in the database every server shares (in this process alone while
+    it cannot be opened)."""
+    try:
+        return FailureDelay(shared=SignInLedger())
+    except CoreError:
+        return FailureDelay()
 
 
 def _oidc_admin() -> bool:
@@ -68,8 +75,12 @@ def require_admin() -> None:
             password = st.text_input("Admin password", type="password", key="admin_password")
             submitted = st.form_submit_button("Sign in")
         if submitted:
-            with st.spinner("Checking the password…"):
-                ok = _delays().check(_ACCOUNT, password, stored)
+            try:
+                with st.spinner("Checking the password…"):
+                    ok = _delays().check(_ACCOUNT, password, stored)
+            except CoreError as error:
+                st.error(str(error))
+                st.stop()
             if ok:
                 st.session_state[_SESSION_KEY] = True
                 st.rerun()

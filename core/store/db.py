@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, literal, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, literal, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -41,6 +41,7 @@ __all__ = [
     "as_utc",
     "data_home",
     "database_failure",
+    "database_now",
     "database_url",
     "reaching_database",
     "session_factory",
@@ -62,6 +63,13 @@ class Base(DeclarativeBase):
 def as_utc(moment: dt.datetime) -> dt.datetime:
     """A time in UTC: naive ones (SQLite hands timezone-aware columns back naive) are taken as UTC."""
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def database_now(session: Session) -> dt.datetime:
+    """The database's clock (UTC): one clock for every server sharing the database, whatever their own say."""
+    moment = session.scalar(select(func.now()))
+    # SQLite answers CURRENT_TIMESTAMP as text ("YYYY-MM-DD HH:MM:SS", UTC)
+    return as_utc(moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment)))
 
 
 def data_home() -> Path:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.errors import StoreError
-from core.store.db import Base, as_utc, database_failure, reaching_database, session_factory
+from core.store.db import Base, as_utc, database_failure, database_now, reaching_database, session_factory
 
 __all__ = ["ACTIVE", "RESUMABLE", "Job", "JobStore", "Progress"]
 
@@ -277,9 +277,7 @@ class JobStore:
     def now(self) -> dt.datetime:
         """The database's clock (UTC): what heartbeats are written with and compared against."""
         with reaching_database("read the database's clock"), self._sessions() as session:
-            moment = session.scalar(select(func.now()))
-        # SQLite answers CURRENT_TIMESTAMP as text ("YYYY-MM-DD HH:MM:SS", UTC)
-        return as_utc(moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment)))
+            return database_now(session)
 
     def set_pid(self, job_id: int, pid: int) -> None:
         """Record the process of a running job that has none yet."""

@@ -108,3 +108,44 @@ def test_a_long_attack_neither_overflows_the_delay_nor_outlasts_a_short_one():
     assert delays.wait_s("admin") == 8.0
     now[0] = 5 * 60.0  # five quiet minutes forget five failures: back to no delay, as after a short attack
     assert delays.wait_s("admin") == 0.0
+
+
+def test_attempts_through_two_servers_share_one_count_and_take_turns(db_url):
+    """Two servers (two FailureDelays) on one database: alternating between them gains an attacker nothing, and their
+    attempts never overlap."""
+    from core.store.sign_in import SignInLedger
+
+    stored = hash_password("correct horse")
+    servers = [FailureDelay(shared=SignInLedger(db_url)) for _ in range(2)]
+    inside, overlaps, waits = [0], [], []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:  # the delay due, with a short real pause to let the other server try
+        with lock:
+            inside[0] += 1
+            overlaps.append(inside[0])
+        waits.append(seconds)
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: servers[i % 2].check("admin", "guess", stored, sleep=sleep), range(4)))
+    assert results == [False] * 4
+    assert sorted(waits) == [0.0, 0.5, 1.0, 2.0]  # one count across both servers
+    assert servers[0].wait_s("admin") == servers[1].wait_s("admin") == 4.0
+    assert max(overlaps) == 1  # one attempt at a time across servers
+
+
+def test_a_flood_of_waiting_attempts_is_refused_at_once():
+    stored = hash_password("correct horse")
+    delays = FailureDelay(max_waiting=2)
+    release = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(delays.check, "admin", "guess", stored, sleep=lambda s: release.wait(5)) for _ in "ab"]
+        time.sleep(0.2)
+        with pytest.raises(InputError, match="Too many sign-in attempts"):
+            delays.check("admin", "guess", stored, sleep=lambda s: None)
+        release.set()
+        assert [f.result() for f in waiting] == [False, False]
+    assert not delays.check("admin", "guess", stored, sleep=lambda s: None)  # the queue drained: tried again

@@ -9,8 +9,9 @@ import pytest
 def _fresh_stores():
     """The stores the app opens once per server process, reopened on this test's data folder (``XRAY_HOME``)."""
     from ui.admin import job_runner
+    from ui.auth import _delays
     from ui.models import model_registry, prediction_store
     from ui.xr import scene_store
 
-    for opened in (job_runner, model_registry, prediction_store, scene_store):
+    for opened in (job_runner, model_registry, prediction_store, scene_store, _delays):
         opened.clear()
