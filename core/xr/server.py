@@ -46,14 +46,13 @@ from starlette.types import Receive, Scope, Send
 
 from core.errors import InputError
 from core.store.db import StoreError
-from core.store.scenes import MAX_PIN_ID, Annotation, Scene, SceneNotFound, SceneStore
+from core.store.scenes import Annotation, Scene, SceneNotFound, SceneStore
 
 __all__ = ["BODY_TIMEOUT_S", "MAX_BODY_BYTES", "STATIC", "routes", "standalone_app", "viewer_path"]
 
 MAX_BODY_BYTES = 4096
 BODY_TIMEOUT_S = 10.0  # a client that declares a body and stalls is answered 408 after this long
 STATIC = Path(str(resources.files("core.xr") / "static"))
-_SCENE_ID = re.compile(r"[0-9a-f]{32}")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 _PIN_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only (int() would also take other scripts' digits)
 _NOSNIFF = {"X-Content-Type-Options": "nosniff"}
@@ -230,16 +229,14 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         return store or SceneStore()
 
     def scene_of(request: Request) -> Scene:
-        """The request's scene, or :class:`SceneNotFound` (also for ids that cannot be one)."""
-        scene_id = request.path_params["scene"]
-        if not _SCENE_ID.fullmatch(scene_id):
-            raise SceneNotFound("No such scene.")
-        return scenes().get(scene_id)
+        """The request's scene, or :class:`SceneNotFound` (also for ids that cannot be one: the store checks)."""
+        return scenes().get(request.path_params["scene"])
 
     def pin_of(request: Request) -> int:
-        """The request's pin id, or :class:`SceneNotFound` for one that cannot be (not digits, past 2**31 - 1)."""
+        """The request's pin id (the store refuses one out of its range), or :class:`SceneNotFound` for text that is
+        no number of at most 10 ASCII digits."""
         text = request.path_params["pin"]
-        if not _PIN_ID.fullmatch(text) or not 1 <= int(text) <= MAX_PIN_ID:
+        if not _PIN_ID.fullmatch(text):
             raise SceneNotFound("No such annotation.")
         return int(text)
 
