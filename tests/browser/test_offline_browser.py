@@ -19,15 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARTIFACTS
 from tests.conftest import REPO_ROOT
 from ui.navigation import PAGES
 
 TIMEOUT_MS = 180_000
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-# Chromium's own traffic (updates, safe browsing, sync) is not the app's: switched off so that what is left is.
-OFFLINE_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--use-angle=swiftshader"]  # fmt: skip
 
 
 def _outside(url: str) -> bool:
@@ -43,25 +40,10 @@ def _page_paths() -> list[str]:
             for path, options in PAGES.items()]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def offline_browser():
-    """Chromium with its own background traffic off (the shared ``browser`` fixture keeps Chromium's defaults)."""
-    from pathlib import Path
-    from shutil import which
-
-    if not (Path(CHROMIUM).exists() or which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.mark.browser
-def test_no_page_requests_anything_from_outside_the_machine(app_url, offline_browser):
-    context = offline_browser.new_context(viewport={"width": 1400, "height": 1800})
+def test_no_page_requests_anything_from_outside_the_machine(app_url, browser):
+    # Playwright starts Chromium without its own background traffic (--disable-background-networking and the like)
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
     visiting, outside = ["?"], []
 
     def watch(route, request):  # every request of every page, frame and worker in the context

@@ -71,5 +71,7 @@ def test_a_record_written_once_is_listed_by_both(two_servers, browser):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(f"{server}/history")
-        page.get_by_text("shared-record.jpeg").first.wait_for(timeout=60_000)
+        page.get_by_text("predictions ·").wait_for(timeout=120_000)
+        # the table is drawn on a canvas; its accessible grid cells carry the text
+        page.get_by_text("shared-record.jpeg").first.wait_for(state="attached", timeout=60_000)
         context.close()

@@ -4,6 +4,7 @@ validation, its methods, its headers, and its answers when the database is gone 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import pytest
@@ -323,12 +324,19 @@ async def _call(app, path: str, headers: list[tuple[bytes, bytes]], chunks: list
     return start["status"], dict(start["headers"]), body
 
 
+def _run_apart(coroutine):
+    """``asyncio.run`` in a thread of its own: a session's browser (Playwright's sync API) keeps an event loop running
+    in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def test_a_body_that_never_arrives_is_answered_408(store, scene_id, monkeypatch):
     """A client that declares 1000 bytes, sends 10 and stalls: answered after BODY_TIMEOUT_S, not waited on."""
     monkeypatch.setattr(server, "BODY_TIMEOUT_S", 0.2)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
     path = f"/api/scenes/{scene_id}/annotations"
-    status, sent, body = asyncio.run(_call(standalone_app(store), path, headers, [b'{"position"']))
+    status, sent, body = _run_apart(_call(standalone_app(store), path, headers, [b'{"position"']))
     assert status == 408 and "did not arrive" in json.loads(body)["error"]
     assert sent[b"x-content-type-options"] == b"nosniff"
     assert store.annotations(scene_id) == []
@@ -342,7 +350,7 @@ def test_a_content_length_that_is_no_number_or_too_large_is_not_a_traceback(stor
     # Encoded as servers decode header values (Latin-1): "²" is a digit to str.isdigit() but not to int().
     headers = [(b"content-type", b"application/json"), (b"content-length", length.encode("latin-1"))]
     path = f"/api/scenes/{scene_id}/annotations"
-    status, _, body = asyncio.run(_call(standalone_app(store), path, headers, [b'{"position"']))
+    status, _, body = _run_apart(_call(standalone_app(store), path, headers, [b'{"position"']))
     assert status in (408, 413) and json.loads(body)["error"].endswith(".")
 
 
