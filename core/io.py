@@ -475,7 +475,7 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
         metadata["SOPClass"] = sop_class
     np.clip(pixels, 0.0, 1.0, out=pixels)
     return XRay(
-        pixels=pixels.astype(np.float32),
+        pixels=pixels.astype(np.float32, copy=False),
         name=name,
         source_format="DICOM",
         original_mode=f"{photometric} {dataset.get('BitsStored', '?')}-bit",
@@ -506,11 +506,11 @@ def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[float, floa
 
 
 def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: list[str]) -> np.ndarray:
-    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1] as float64; values that are not finite
-    after the modality LUT are left for the caller to refuse. Steps after the LUTs work in place: a 40-megapixel
-    image costs two float64 copies at most."""
-    values = apply_modality_lut(stored, dataset)
-    values = values if values.dtype == np.float64 else values.astype(np.float64)
+    """Modality LUT, then VOI LUT (or the data's full range), mapped to [0, 1] as float32; values that are not finite
+    after the modality LUT are left for the caller to refuse. float32 holds every stored integer exactly (at most 16
+    bits are stored), and the steps after the LUTs work in place: a 40-megapixel image costs one float64 copy (the
+    VOI LUT's output) and two float32 ones at most."""
+    values = apply_modality_lut(stored, dataset).astype(np.float32)  # a value past float32's range becomes inf
     if not np.isfinite(values).all():
         return values
     if ("WindowCenter" in dataset and "WindowWidth" in dataset) or "VOILUTSequence" in dataset:
@@ -532,9 +532,9 @@ def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: lis
                 else:
                     notes.append("VOI LUT from the file applied.")
                 del values
-                windowed = windowed if windowed.dtype == np.float64 else windowed.astype(np.float64)
-                windowed -= low
-                windowed /= high - low
+                windowed = windowed.astype(np.float32)
+                windowed -= np.float32(low)
+                windowed /= np.float32(high - low)
                 return windowed
             del windowed
     else:
@@ -542,8 +542,8 @@ def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: lis
     low, high = float(values.min()), float(values.max())
     if high <= low:
         return np.zeros_like(values)
-    values -= low
-    values /= high - low
+    values -= np.float32(low)
+    values /= np.float32(high - low)
     return values
 
 
