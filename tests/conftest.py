@@ -117,3 +117,31 @@ def db_url(request, tmp_path) -> Iterator[str]:
     url = new_postgres_database()
     yield url
     drop_postgres_database(url)
+
+
+def quick_config(shared_data: Path, out: Path, **changes):
+    """A :class:`~core.classify.train.TrainConfig` of a few epochs on 32 real training images per class at 64×64 px:
+    seconds on one CPU thread."""
+    from core.classify.train import TrainConfig
+
+    settings = dict(data=str(shared_data / "chest_xray"), out=str(out), epochs=2, input_size=64, batch_size=16,
+                    per_class_limit=32, threads=1)  # fmt: skip
+    return TrainConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope="session")
+def quick_model(shared_data, tmp_path_factory) -> Path:
+    """``model.pt`` of a 2-epoch run (calibrated on its validation images, reported on its test images): the one
+    tiny trained model the whole session shares (tests that need training itself train their own)."""
+    from core.classify.train import train
+
+    return train(quick_config(shared_data, tmp_path_factory.mktemp("quick")))
+
+
+@pytest.fixture(scope="session")
+def second_member(shared_data, tmp_path_factory) -> Path:
+    """A run like ``quick_model`` but for its seed, validated on the same patients (split seed 0): with it, an
+    ensemble."""
+    from core.classify.train import train
+
+    return train(quick_config(shared_data, tmp_path_factory.mktemp("member"), seed=1, split_seed=0))

@@ -309,16 +309,15 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     assert job.model_version in list(models.dataframe[0].value["Version"])
 
 
-def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(admin_hash, shared_data, tmp_path):
+def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
+    admin_hash, shared_data, quick_model, second_member
+):
     from core.classify.checkpoint import load_checkpoint
-    from core.classify.train import train
     from core.store.registry import ModelRegistry
-    from tests.core.conftest import quick_config
 
     registry = ModelRegistry()
     members = []
-    for seed in (3, 4):  # two runs alike but for their seed, validated on the same patients
-        path = train(quick_config(shared_data, tmp_path / f"seed{seed}", seed=seed, split_seed=0))
+    for seed, path in enumerate((quick_model, second_member)):  # two runs alike but for their seed
         members.append(registry.register(path, load_checkpoint(path)["meta"], name=f"member {seed}"))
     app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
     app.multiselect(key="models_members").set_value([m.version for m in members])
@@ -328,5 +327,5 @@ def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(admin_h
     assert not app.error, [e.value for e in app.error]
     assert any(s.value.startswith("Registered Ensemble of 2 (member") for s in app.success)
     table = app.dataframe[0].value
-    row = table[table["Model"].isin(["Ensemble of 2 (member 3, member 4)", "Ensemble of 2 (member 4, member 3)"])]
+    row = table[table["Model"].isin(["Ensemble of 2 (member 0, member 1)", "Ensemble of 2 (member 1, member 0)"])]
     assert list(row["Architecture"]) == ["2 × xraynet"] and 0.0 <= float(row["Test accuracy"].iloc[0]) <= 1.0

@@ -20,18 +20,11 @@ from core.classify.ensemble import build_ensemble, combine
 from core.classify.evaluate import evaluate_model, predict_logits
 from core.classify.models import Ensemble, build_model
 from core.classify.predict import Classifier
-from core.classify.train import TrainConfig, dataset_splits, train
+from core.classify.train import TrainConfig, dataset_splits
 from core.classify.transforms import model_input
 from core.errors import InputError, ModelError
 from core.explain import Explainer
 from core.io import read_xray_file
-from tests.core.conftest import quick_config
-
-
-@pytest.fixture(scope="module")
-def second_member(shared_data, tmp_path_factory) -> Path:
-    """A run like ``quick_model`` but for its seed, validated on the same patients (split seed 0)."""
-    return train(quick_config(shared_data, tmp_path_factory.mktemp("member"), seed=1, split_seed=0))
 
 
 @pytest.fixture(scope="module")

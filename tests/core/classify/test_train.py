@@ -12,7 +12,7 @@ from core.classify import train as train_module
 from core.classify.checkpoint import load_checkpoint, load_model
 from core.classify.train import TrainConfig, finalize, train
 from core.errors import InputError
-from tests.core.conftest import quick_config
+from tests.conftest import quick_config
 
 
 def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
