@@ -79,33 +79,34 @@ def _own_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
+def _on_postgres_server(statement: str) -> None:
+    """Run one statement on the test server's maintenance database (CREATE/DROP DATABASE need autocommit)."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
 def new_postgres_database() -> str:
     """A new empty database on the test server (:data:`POSTGRES_URL`); its SQLAlchemy URL."""
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url
 
     if not POSTGRES_URL:
         skip_unless_ci(POSTGRES_MISSING)
     name = f"xray_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    _on_postgres_server(f'CREATE DATABASE "{name}"')
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_postgres_database(url: str) -> None:
     """Drop a database made by :func:`new_postgres_database`, closing whatever still holds it open."""
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url
 
-    name = make_url(url).database
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    _on_postgres_server(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
