@@ -33,7 +33,7 @@ def app_url(public_url: str | None, browser_url: str | None) -> str:
     public_url : str or None
         ``XRAY_PUBLIC_URL`` (set behind a proxy, or by ``scripts/serve_https.sh``): an http(s) address alone, such
         as ``https://10.0.0.5:8501``. It is printed in every link and QR code, so one carrying a user name or
-        password is refused, and so is a query (``?…``) or fragment (``#…``) that would be dropped from links.
+        password is refused, and so is a path, a query (``?…``) or a fragment (``#…``) that links would drop.
     browser_url : str or None
         The address the browser used to open the page (``st.context.url``).
 
@@ -64,6 +64,11 @@ def app_url(public_url: str | None, browser_url: str | None) -> str:
         raise InputError(
             f"XRAY_PUBLIC_URL must be the app's address alone, without a query ('?…') or fragment ('#…'); got "
             f"'{shown}'."
+        )
+    if parts.path not in ("", "/"):
+        raise InputError(
+            f"XRAY_PUBLIC_URL must be the app's address alone: links to the viewer are made at its root, so a path "
+            f"('{parts.path}') would be lost from them; got '{shown}'. Serve the app at the root of its address."
         )
     try:
         parts.port  # noqa: B018  (raises on a port that is not a number or out of range)

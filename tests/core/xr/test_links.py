@@ -51,6 +51,7 @@ def test_the_app_url_is_the_public_one_where_set_else_the_browsers():
         ("https://xray.example.org/?session=1", "query"),
         ("https://xray.example.org/#top", "fragment"),
         ("https://xray.example.org?", "query"),
+        ("https://hospital.example.org/xray", "path"),
         ("ftp://xray.example.org", "http"),
         ("xray.example.org:8501", "http"),
         ("https://xray.example.org:99999", "port"),
