@@ -314,8 +314,13 @@ def _read_dicom(data: bytes, *, name: str, limits: InputLimits, force: bool) -> 
     _check_inflation(data, name=name, limits=limits, force=force)
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=force)
+    except RecursionError as error:
+        raise InputError(
+            f"'{name}' nests its DICOM sequences too deeply to be read (a malformed or hostile file). Export it again "
+            "from the PACS or viewer."
+        ) from error
     except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error, zlib.error,
-            RecursionError, OverflowError, MemoryError) as error:  # fmt: skip
+            OverflowError, MemoryError) as error:  # fmt: skip
         raise InputError(
             f"'{name}' is not a readable DICOM file ({_short(error)}). Export it again from the PACS or viewer."
         ) from error
@@ -420,16 +425,23 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
         )
     rows, columns = _number(dataset, "Rows", int, name=name), _number(dataset, "Columns", int, name=name)
     if not rows or not columns or rows < 0 or columns < 0:
-        raise InputError(f"'{name}' does not state its image size (Rows/Columns missing); it cannot be decoded.")
+        raise InputError(
+            f"'{name}' does not state a usable image size (Rows {rows}, Columns {columns}); it cannot be decoded."
+        )
     _check_dimensions(name, columns, rows, limits)
     samples = _number(dataset, "SamplesPerPixel", int, name=name, default=1)
     bits = _number(dataset, "BitsAllocated", int, name=name, default=16)
-    decoded = rows * columns * max(samples, 1) * max(math.ceil(bits / 8), 1)
-    if decoded > limits.max_decoded_bytes or samples not in (1, 3, 4) or not 1 <= bits <= 64:
+    if samples not in (1, 3, 4) or bits not in (1, 8, 16, 32, 64):
+        raise InputError(
+            f"'{name}' states {samples} samples of {bits} bits per pixel, which no radiograph has (1 grey or 3 colour "
+            "samples of 8 or 16 bits). Export the image again as a single grey frame."
+        )
+    decoded = rows * columns * samples * max(bits // 8, 1)
+    if decoded > limits.max_decoded_bytes:
         raise InputError(
             f"'{name}' states {rows}×{columns} px with {samples} samples of {bits} bits per pixel: "
-            f"{decoded / 2**20:.0f} MB once decoded, beyond the {limits.max_decoded_bytes / 2**20:.0f} MB accepted or "
-            "not a radiograph's layout. Export the image again as a single grey frame."
+            f"{decoded / 2**20:.0f} MB once decoded, beyond the {limits.max_decoded_bytes / 2**20:.0f} MB accepted. "
+            "Export the image at a lower resolution."
         )
     for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
         _number(dataset, keyword, float, name=name)  # refuses a value that is not a finite number

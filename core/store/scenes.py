@@ -66,16 +66,24 @@ _MAX_COORDINATE_M = 10.0  # a chest model is well under a metre across; anything
 _SCENE_ID = re.compile(r"[0-9a-f]{32}")
 
 
+# Explicit direction embeddings, overrides and isolates: they can make a label display as other text (U+202E).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _clean_text(text: object, *, what: str, most: int) -> str:
     """``text`` stripped, or :class:`InputError` unless it is 1 to ``most`` characters that every database stores and
-    every viewer shows: no lone surrogates (not Unicode), no control characters (NUL included), something visible."""
+    every viewer shows as it is: no lone surrogates (not Unicode), no control characters (NUL, line and paragraph
+    separators, text-direction overrides), something visible."""
     if not isinstance(text, str):
         raise InputError(f"{what} is text; got {type(text).__name__}.")
     text = text.strip()
     if any(unicodedata.category(c) == "Cs" for c in text):
         raise InputError(f"{what} contains a lone surrogate, which is not Unicode text; send it as UTF-8.")
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise InputError(f"{what} contains a control character (such as NUL or a line break); use plain text.")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in text):
+        raise InputError(
+            f"{what} contains a control character (such as NUL, a line break or a text-direction override); use "
+            "plain text on one line."
+        )
     visible = sum(not unicodedata.category(c).startswith(("Z", "C")) for c in text)
     if not visible or len(text) > most:
         raise InputError(f"{what} needs 1 to {most} characters, some of them visible; got {len(text)}.")

@@ -294,9 +294,9 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         Route("/api/scenes/{scene}/model.glb", _Methods({"GET": model})),
         Route("/api/scenes/{scene}/annotations", _Methods({"GET": pins, "POST": annotate})),
         Route("/api/scenes/{scene}/annotations/{pin}", _Methods({"PATCH": relabel, "DELETE": delete})),
-        # Any other path in the API: 404 JSON rather than Streamlit's index page.
-        Route("/api/scenes", anything),
-        Route("/api/scenes/{rest:path}", anything),
+        # Any other path under /api: 404 JSON rather than Streamlit's index page.
+        Route("/api", anything),
+        Route("/api/{rest:path}", anything),
     ]
 
 

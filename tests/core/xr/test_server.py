@@ -140,6 +140,8 @@ def test_pin_ids_that_cannot_be_are_404_for_every_method(client, scene_id, store
         ({"position": [0, 0, 0], "label": "a\x00b"}, "control character"),
         ({"position": [0, 0, 0], "label": "a\nb"}, "control character"),
         ({"position": [0, 0, 0], "label": "a\x1bb"}, "control character"),
+        ({"position": [0, 0, 0], "label": "evil \u202egnp.exe"}, "text-direction"),
+        ({"position": [0, 0, 0], "label": "two\u2028lines"}, "control character"),
         ([0, 0, 0], "JSON object"),
         ("label", "JSON object"),
         (3, "JSON object"),
@@ -238,7 +240,15 @@ def _methods(client, scene_id) -> None:
         response = client.request(method, url)
         _refused(response, 405, method, "use")
         assert response.headers["allow"] == allow
-    for url in (f"{base}/other", f"{base}/model.glb/x", f"{base}/annotations/", "/api/scenes", "/api/scenes/x"):
+    for url in (
+        f"{base}/other",
+        f"{base}/model.glb/x",
+        f"{base}/annotations/",
+        "/api/scenes",
+        "/api/scenes/x",
+        "/api",
+        "/api/nope",
+    ):
         _refused(client.get(url), 404, "No such")
         _refused(client.post(url, json={}), 404)
     assert client.head(f"{base}/model.glb").status_code == 200
