@@ -37,6 +37,7 @@ TORCH_MODULES = {
         "card",
         "checkpoint",
         "distributed",
+        "efficientnet",
         "ensemble",
         "evaluate",
         "models",

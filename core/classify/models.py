@@ -1,12 +1,13 @@
-"""The classifier architectures: a compact CNN of our own, and torchvision's ResNet and VGG16.
+"""The classifier architectures: a compact CNN of our own, torchvision's ResNet and VGG16, and EfficientNet-Lite0.
 
 Every model takes grey X-rays as ``(B, 1, S, S)`` tensors in ``[0, 1]`` (see :mod:`core.classify.transforms`) and
 returns ``(B,)`` logits of PNEUMONIA. Its first layer standardises each image to zero mean and unit variance, so the
 model carries its own normalisation and an image's global exposure (which differs between machines and sites) does
 not reach the features.
 
-torchvision's ImageNet weights are an option (``pretrained=True``): downloaded once into torch's cache where a
-network exists; without one, :class:`~core.errors.ModelError` says so and how to place the file by hand.
+ImageNet weights are an option (``pretrained=True``): EfficientNet-Lite0's are installed with the project and work
+offline (:mod:`core.classify.efficientnet`); torchvision's are downloaded once into torch's cache where a network
+exists, and without one :class:`~core.errors.ModelError` says so and how to place the file by hand.
 """
 
 from __future__ import annotations
@@ -183,6 +184,12 @@ class Architecture:
     has_pretrained: bool = True
 
 
+def _efficientnet_lite0(pretrained: bool) -> nn.Module:
+    from core.classify.efficientnet import efficientnet_lite0  # timm loads only for this architecture
+
+    return efficientnet_lite0(pretrained)
+
+
 def _no_pretrained(pretrained: bool) -> nn.Module:
     if pretrained:
         raise ModelError("xraynet is our own architecture and has no ImageNet weights; train it from scratch.")
@@ -206,6 +213,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             "layer4",
         ),
         Architecture("vgg16", "VGG-16 with batch normalisation (15 M parameters)", _vgg16, "features.42"),
+        # Grad-CAM reads the head's batch norm and activation over the last 1×1 convolution (1280 channels).
+        Architecture(
+            "efficientnet_lite0",
+            "EfficientNet-Lite0 (3.4 M parameters; ImageNet weights offline)",
+            _efficientnet_lite0,
+            "bn2",
+        ),
     )
 }
 
@@ -218,7 +232,7 @@ def build_model(arch: str, *, pretrained: bool = False, members: int = 1) -> nn.
     arch : str
         A key of :data:`ARCHITECTURES`.
     pretrained : bool
-        Start from torchvision's ImageNet weights (needs a network once; see the module's note).
+        Start from ImageNet weights (offline for EfficientNet-Lite0; torchvision's need a network once).
     members : int
         Above 1: an :class:`Ensemble` of that many such classifiers.
 
