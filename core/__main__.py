@@ -8,37 +8,18 @@ import dataclasses
 import json
 import os
 import sys
+import typing
 from collections.abc import Sequence
 
 from core.errors import CoreError, InputError
 
 
 def _train(args: argparse.Namespace) -> int:
-    from core.classify.train import TrainConfig, train
+    from core.classify.settings import TrainConfig
+    from core.classify.train import train
 
     config = TrainConfig(
-        data=args.data,
-        out=args.out,
-        arch=args.arch,
-        epochs=args.epochs,
-        input_size=args.input_size,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        balance=args.balance,
-        augment=args.augment,
-        pretrained=args.pretrained,
-        seed=args.seed,
-        split_seed=args.split_seed,
-        validation_fraction=args.validation_fraction,
-        target_sensitivity=args.target_sensitivity,
-        snapshot_epochs=tuple(args.snapshots),
-        ema_decay=args.ema,
-        select=args.select,
-        mixup=args.mixup,
-        per_class_limit=args.per_class_limit,
-        threads=args.threads,
-        device=args.device,
+        **{spec.name: _from_argument(getattr(args, spec.name)) for spec in dataclasses.fields(TrainConfig)}
     )
     from core.classify.distributed import world_from_environment
 
@@ -183,59 +164,39 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    from core.classify.checkpoint import DEFAULT_MODEL_PATH
-    from core.classify.models import ARCHITECTURES
-    from core.classify.train import BALANCE_MODES, SELECTIONS, TrainConfig
-    from core.classify.transforms import AUGMENTATIONS
-    from core.explain import CAM_METHODS
+def _add_settings(parser: argparse.ArgumentParser, settings: type) -> None:
+    """One option per field of the ``settings`` dataclass, from its type, default and metadata (``help``, argparse
+    options, ``flag`` to rename it); a field without a default is a required option."""
+    hints = typing.get_type_hints(settings)
+    for spec in dataclasses.fields(settings):
+        options = dict(spec.metadata)
+        flag = options.pop("flag", "--" + spec.name.replace("_", "-"))
+        kind = hints[spec.name]
+        if kind is bool:
+            parser.add_argument(flag, dest=spec.name, action="store_true", help=options["help"])
+            continue
+        arguments = [t for t in typing.get_args(kind) if t not in (type(None), Ellipsis)]
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        if spec.name == "threads":  # torch's threads follow the environment's limit unless given
+            threads = os.environ.get("OMP_NUM_THREADS", "")
+            default = int(threads) if threads.isdigit() and int(threads) else None
+        parser.add_argument(flag, dest=spec.name, type=arguments[0] if arguments else kind, default=default,
+                            required=spec.default is dataclasses.MISSING, **options)  # fmt: skip
 
-    defaults = TrainConfig(data="", out="")
+
+def _from_argument(value: object) -> object:
+    """An option's value as the settings take it (lists from ``nargs`` as tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from core.classify.settings import DEFAULT_MODEL_PATH, HEAT_MAP_METHODS, TrainConfig  # no torch: starts at once
+
     parser = argparse.ArgumentParser(prog="python -m core", description="Chest X-ray workstation tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a NORMAL/PNEUMONIA classifier (resumes a stopped run)")
-    train.add_argument("--data", required=True, help="folder with train/ (and test/) holding NORMAL/ and PNEUMONIA/")
-    train.add_argument("--out", required=True, help="output folder (checkpoints, history.json, model.pt)")
-    train.add_argument("--arch", default=defaults.arch, choices=list(ARCHITECTURES))
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--input-size", type=int, default=defaults.input_size, help="model input side in pixels")
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (one-cycle)")
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--balance", default=defaults.balance, choices=BALANCE_MODES, help="class imbalance handling")
-    train.add_argument("--augment", default=defaults.augment, choices=list(AUGMENTATIONS), help="augmentation level")
-    train.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (needs a network)")
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--split-seed", type=int, help="seed of the validation split alone (default: --seed)")
-    train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
-    train.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
-    train.add_argument(
-        "--ema",
-        type=float,
-        default=None,
-        metavar="DECAY",
-        help="average the weights over steps (e.g. 0.999); the averaged model is validated and kept",
-    )
-    train.add_argument(
-        "--select",
-        default=defaults.select,
-        choices=SELECTIONS,
-        help="the epoch that becomes the model: lowest validation loss, or the last",
-    )
-    train.add_argument(
-        "--mixup",
-        type=float,
-        default=None,
-        metavar="ALPHA",
-        help="blend training images and their targets in pairs, weight ~ Beta(ALPHA, ALPHA) (e.g. 0.4)",
-    )
-    train.add_argument("--snapshots", type=int, nargs="*", default=[], help="epochs to keep calibrated snapshots of")
-    train.add_argument("--per-class-limit", type=int, help="at most this many train images per class (quick runs)")
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    train.add_argument("--threads", type=int, default=int(threads) if threads.isdigit() and int(threads) else None,
-                       help="CPU threads for torch (default: OMP_NUM_THREADS, else torch's choice)")  # fmt: skip
-    train.add_argument("--device", help="cpu, cuda, cuda:1... (default: a GPU if there is one)")
+    _add_settings(train, TrainConfig)
     train.set_defaults(run=_train)
 
     ensemble = commands.add_parser(
@@ -264,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=str(DEFAULT_MODEL_PATH), help="checkpoint (default: shipped model)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
     predict.add_argument("--cam", metavar="DIR", help="write heat-map overlays (PNG) into this folder")
-    predict.add_argument("--method", default="Grad-CAM", choices=list(CAM_METHODS), help="heat-map method")
+    predict.add_argument("--method", default="Grad-CAM", choices=HEAT_MAP_METHODS, help="heat-map method")
     predict.set_defaults(run=_predict)
 
     bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")

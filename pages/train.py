@@ -8,9 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.classify.models import ARCHITECTURES
-from core.classify.train import BALANCE_MODES, SELECTIONS, TrainConfig
-from core.classify.transforms import AUGMENTATIONS
+from core.classify.settings import ARCHITECTURE_NAMES, AUGMENTATION_LEVELS, BALANCE_MODES, SELECTIONS, TrainConfig
 from core.errors import CoreError
 from core.export.figures import training_curves
 from ui.admin import dataset_summary, job_runner
@@ -46,7 +44,7 @@ if data:
 # ---- Settings and start -------------------------------------------------------------------------------------------
 with st.form("train_settings"):
     columns = st.columns(4)
-    arch = columns[0].selectbox("Architecture", list(ARCHITECTURES), key="train_arch")
+    arch = columns[0].selectbox("Architecture", ARCHITECTURE_NAMES, key="train_arch")
     epochs = columns[1].number_input("Epochs", 1, 500, 20, key="train_epochs")
     learning_rate = columns[2].number_input("Peak learning rate", 1e-5, 1.0, defaults.learning_rate, format="%.5f",
                                             key="train_lr")  # fmt: skip
@@ -54,7 +52,7 @@ with st.form("train_settings"):
     columns = st.columns(4)
     input_size = columns[0].select_slider("Image size (px)", [64, 96, 128, 160, 192, 224, 256], defaults.input_size,
                                           key="train_size")  # fmt: skip
-    augment = columns[1].selectbox("Augmentation", list(AUGMENTATIONS), index=1, key="train_augment")
+    augment = columns[1].selectbox("Augmentation", AUGMENTATION_LEVELS, index=1, key="train_augment")
     balance = columns[2].selectbox("Class imbalance", BALANCE_MODES, key="train_balance_mode")
     seed = columns[3].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
     columns = st.columns(3)

@@ -21,6 +21,7 @@ from torch import nn
 
 from core.classify.data import LABELS
 from core.classify.models import ARCHITECTURES, build_model
+from core.classify.settings import DEFAULT_MODEL_PATH
 from core.errors import ModelError
 from core.store.files import write_atomic
 
@@ -35,7 +36,6 @@ __all__ = [
 ]
 
 #: The shipped default model (its model card, ``MODEL_CARD.md``, sits beside it).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "default.pt"
 
 FORMAT = "xray-classifier"
 VERSION = 1

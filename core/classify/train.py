@@ -16,7 +16,6 @@ data folder has one, is evaluated once at the very end and only reported.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -41,7 +40,8 @@ from core.classify.data import LABELS, ImageRecord, count_labels, load_images, s
 from core.classify.distributed import World, all_sum, barrier, process_group, shard, world_from_environment
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
-from core.classify.models import ARCHITECTURES, build_model
+from core.classify.models import build_model
+from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
 from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample_augmentation
 from core.errors import InputError
 from core.store.files import write_atomic
@@ -56,137 +56,6 @@ __all__ = [
     "finalize",
     "train",
 ]
-
-BALANCE_MODES = ("loss", "sampler", "none")
-SELECTIONS = ("val_loss", "last")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The recipe of a training run (stored in the checkpoint).
-
-    Attributes
-    ----------
-    data : str
-        Data folder with ``train/`` (and optionally ``test/``) holding ``NORMAL/`` and ``PNEUMONIA/``.
-    out : str
-        Output folder.
-    arch : str
-        A key of :data:`~core.classify.models.ARCHITECTURES`.
-    epochs : int
-    input_size : int
-        Side of the square model input, in pixels.
-    batch_size : int
-    learning_rate : float
-        Peak learning rate of the one-cycle schedule (AdamW).
-    weight_decay : float
-    balance : str
-        Class imbalance: ``"loss"`` weights each class's images to equal total weight, ``"sampler"`` draws
-        classes equally often, ``"none"`` does neither.
-    augment : str
-        A key of :data:`~core.classify.transforms.AUGMENTATIONS` (``"none"``, ``"standard"``, ``"strong"``).
-    pretrained : bool
-        Start from ImageNet weights (needs a network once).
-    seed : int
-        Seeds initialisation, shuffling, augmentation and dropout, and the validation split unless ``split_seed``
-        is given.
-    split_seed : int, optional
-        Seeds the patient-disjoint validation split alone, so that runs with different seeds are validated (and
-        compared, or averaged) on the same images; ``seed`` when omitted.
-    validation_fraction : float
-        Share of ``train/`` patients held out for validation.
-    target_sensitivity : float, optional
-        Operating point: the highest threshold reaching this validation sensitivity; Youden's J when omitted.
-    snapshot_epochs : tuple of int
-        Epochs after which a calibrated snapshot is kept as ``epochNNN.pt``.
-    ema_decay : float, optional
-        Keep an exponential moving average of the weights (and batch-norm statistics), updated after every step
-        with this decay (e.g. 0.999: an average over the last ~1000 steps); validation, checkpoints and the result
-        then use the averaged weights (Polyak averaging; Izmailov et al. 2018 on flatter, more robust optima).
-    select : str
-        Which epoch becomes the model: ``"val_loss"`` the lowest validation loss, ``"last"`` the last one (the
-        end of the one-cycle schedule), which leaves the choice to no noisy validation figure.
-    mixup : float, optional
-        Mixup's ``alpha`` (Zhang et al. 2018): each training image is blended with another image of its batch,
-        ``λ x₁ + (1 − λ) x₂``, and so is its target, with ``λ ~ Beta(alpha, alpha)`` per image; it discourages
-        confident extrapolation away from the training images. Off when omitted.
-    per_class_limit : int, optional
-        Use at most this many ``train/`` images per class (and proportionally fewer for validation and test):
-        for quick trials and tests.
-    threads : int, optional
-        CPU threads for torch; torch's default when omitted.
-    device : str, optional
-        ``"cpu"``, ``"cuda"``...; a GPU when one is available when omitted.
-    """
-
-    data: str
-    out: str
-    arch: str = "xraynet"
-    epochs: int = 50
-    input_size: int = 128
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.05
-    balance: str = "loss"
-    augment: str = "standard"
-    pretrained: bool = False
-    seed: int = 0
-    split_seed: int | None = None
-    validation_fraction: float = 0.1
-    target_sensitivity: float | None = None
-    snapshot_epochs: tuple[int, ...] = ()
-    ema_decay: float | None = None
-    select: str = "val_loss"
-    mixup: float | None = None
-    per_class_limit: int | None = None
-    threads: int | None = None
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.arch not in ARCHITECTURES:
-            problems.append(f"unknown architecture '{self.arch}' (choose {', '.join(ARCHITECTURES)})")
-        if isinstance(self.augment, bool):  # the recipe of runs before the augmentation levels
-            object.__setattr__(self, "augment", "standard" if self.augment else "none")
-        if self.augment not in AUGMENTATIONS:
-            problems.append(f"augment must be one of {', '.join(AUGMENTATIONS)}, not '{self.augment}'")
-        if self.balance not in BALANCE_MODES:
-            problems.append(f"balance must be one of {', '.join(BALANCE_MODES)}, not '{self.balance}'")
-        if self.epochs < 1 or self.batch_size < 2:
-            problems.append("epochs must be at least 1 and the batch size at least 2")
-        if not 32 <= self.input_size <= 1024:
-            problems.append(f"input size must lie in 32..1024 px, not {self.input_size}")
-        if not self.learning_rate > 0 or self.weight_decay < 0:
-            problems.append("the learning rate must be positive and the weight decay not negative")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            problems.append(f"the EMA decay must lie in (0, 1), not {self.ema_decay}")
-        if self.select not in SELECTIONS:
-            problems.append(f"select must be one of {', '.join(SELECTIONS)}, not '{self.select}'")
-        if self.mixup is not None and not 0.0 < self.mixup <= 10.0:
-            problems.append(f"mixup's alpha must lie in (0, 10], not {self.mixup}")
-        if self.per_class_limit is not None and self.per_class_limit < 4:
-            problems.append("per_class_limit must be at least 4")
-        if problems:
-            raise InputError("Invalid training settings: " + "; ".join(problems) + ".")
-
-    @classmethod
-    def from_recipe(cls, recipe: dict[str, Any], *, data: str | Path, out: str | Path = "") -> TrainConfig:
-        """The settings of a stored recipe (a checkpoint's ``meta["recipe"]``) over ``data``: the same splits."""
-        return cls(data=str(data), out=str(out), **{**recipe, "snapshot_epochs": tuple(recipe["snapshot_epochs"])})
-
-    @property
-    def validation_seed(self) -> int:
-        """The seed of the validation split."""
-        return self.seed if self.split_seed is None else self.split_seed
-
-    def recipe(self) -> dict[str, Any]:
-        """The settings that define what is trained (no paths, threads or device)."""
-        recipe = dataclasses.asdict(self)
-        for key in ("data", "out", "threads", "device"):
-            recipe.pop(key)
-        recipe["snapshot_epochs"] = list(self.snapshot_epochs)
-        return recipe
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data

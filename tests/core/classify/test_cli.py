@@ -72,3 +72,26 @@ def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(_run, quick
         assert line["label"] in ("NORMAL", "PNEUMONIA")
         assert sum(line["probabilities"].values()) == pytest.approx(1.0)
         assert (line["probabilities"]["PNEUMONIA"] >= line["threshold"]) == (line["label"] == "PNEUMONIA")
+
+
+def test_commands_that_train_nothing_start_without_torch():
+    """``python -m core --help``, ``train --help`` and ``hash-password`` build the parser from torch-free settings."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from core.__main__ import main\n"
+        "for argv in (['--help'], ['train', '--help']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(argv)\n"
+        "sys.stdin = io.StringIO('a long enough password\\n')\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main(['hash-password', '--stdin'])\n"
+        "print(out.getvalue().startswith('scrypt$'), 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]

@@ -74,3 +74,14 @@ def test_pretrained_rgb_filters_become_grey_filters(monkeypatch):
     torch.manual_seed(1)
     rgb = real("resnet18", weights=None).conv1.weight
     torch.testing.assert_close(model.backbone.conv1.weight, rgb.sum(dim=1, keepdim=True))
+
+
+def test_the_settings_name_exactly_the_choices_that_exist():
+    """core.classify.settings names the choices without importing torch; the modules that implement them agree."""
+    from core.classify.settings import ARCHITECTURE_NAMES, AUGMENTATION_LEVELS, HEAT_MAP_METHODS
+    from core.classify.transforms import AUGMENTATIONS
+    from core.explain import CAM_METHODS
+
+    assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES
+    assert tuple(AUGMENTATIONS) == AUGMENTATION_LEVELS
+    assert tuple(CAM_METHODS) == HEAT_MAP_METHODS
