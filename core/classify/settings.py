@@ -128,8 +128,11 @@ class TrainConfig:
     )
     ema_decay: float | None = field(
         default=None,
-        metadata=_option("average the weights over steps (e.g. 0.999); the averaged model is validated and kept",
-                         flag="--ema", metavar="DECAY"),  # fmt: skip
+        metadata=_option(
+            "average the weights over steps (e.g. 0.999); the averaged model is validated and kept",
+            flag="--ema",
+            metavar="DECAY",
+        ),
     )
     select: str = field(
         default="val_loss",
@@ -137,8 +140,9 @@ class TrainConfig:
     )
     mixup: float | None = field(
         default=None,
-        metadata=_option("blend training images and their targets in pairs, weight ~ Beta(ALPHA, ALPHA) (e.g. 0.4)",
-                         metavar="ALPHA"),  # fmt: skip
+        metadata=_option(
+            "blend training images and their targets in pairs, weight ~ Beta(ALPHA, ALPHA) (e.g. 0.4)", metavar="ALPHA"
+        ),
     )
     per_class_limit: int | None = field(
         default=None, metadata=_option("at most this many train images per class (quick runs)")
