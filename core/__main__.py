@@ -73,11 +73,9 @@ def _predict(args: argparse.Namespace) -> int:
     import traceback
     from pathlib import Path
 
-    from PIL import Image
-
     from core.diagnose import Diagnoser
     from core.export.heatmap import heat_overlay
-    from core.io import read_xray_file
+    from core.io import encode_png_rgb, read_xray_file
     from core.store.files import write_atomic
 
     diagnoser = Diagnoser(args.model)
@@ -93,7 +91,7 @@ def _predict(args: argparse.Namespace) -> int:
             if diagnosis.cam is not None:
                 overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat)
                 target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
-                write_atomic(target, lambda handle, image=overlay: Image.fromarray(image).save(handle, format="PNG"))
+                write_atomic(target, encode_png_rgb(overlay))
                 figure = diagnosis.cam.faithfulness
                 record["cam"] = {
                     "file": str(target),
