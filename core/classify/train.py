@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import beta as beta_distribution
 from torch import nn
 
 from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
@@ -42,7 +41,7 @@ from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import build_model
 from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
-from core.classify.transforms import AUGMENTATIONS, augment, model_input, sample_augmentation
+from core.classify.transforms import AUGMENTATIONS, augment, mix, model_input, sample_augmentation
 from core.errors import InputError
 from core.store.files import write_atomic
 
@@ -131,28 +130,6 @@ def _epoch_order(labels: torch.Tensor, balance: str, generator: torch.Generator)
     if balance == "sampler":
         return torch.multinomial(_sample_weights(labels), labels.numel(), replacement=True, generator=generator)
     return torch.randperm(labels.numel(), generator=generator)
-
-
-def mixup_weights(count: int, *, alpha: float, generator: torch.Generator) -> torch.Tensor:
-    """``count`` draws of ``λ ~ Beta(alpha, alpha)``, by inverting the Beta CDF at uniforms from ``generator`` (a
-    seeded run mixes the same way every time; torch's Beta sampler takes no generator)."""
-    uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
-    return torch.from_numpy(beta_distribution.ppf(uniforms.numpy(), alpha, alpha))
-
-
-def mix(
-    batch: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, alpha: float, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mixup: each image, target and loss weight blended with those of a random partner in the same batch, with
-    one weight per image from :func:`mixup_weights`."""
-    lam = mixup_weights(target.numel(), alpha=alpha, generator=generator).to(batch.dtype)
-    partner = torch.randperm(target.numel(), generator=generator)
-    image_lam = lam.view(-1, *([1] * (batch.dim() - 1)))
-    return (
-        image_lam * batch + (1 - image_lam) * batch[partner],
-        lam * target + (1 - lam) * target[partner],
-        lam * weight + (1 - lam) * weight[partner],
-    )
 
 
 def _train_epoch(

@@ -19,6 +19,9 @@ flips (the heart is on the left, and a mirrored chest is not a chest X-ray). Two
   ``exp(±0.4)`` and brightness ±0.1 (over- and under-exposed windows: the model standardises each image, so
   these act through the clipping they cause), blur or sharpening (detector resolution, JPEG
   smoothing, edge-enhancing post-processing), noise up to 0.05.
+
+Mixup (Zhang et al. 2018, ``--mixup``) blends images, targets and loss weights in pairs within a batch: the weights
+are drawn by :func:`mixup_weights`, :func:`mix` applies them.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import beta as beta_distribution
 
 from core.preprocess import median_filter, resize
 
-__all__ = ["AUGMENTATIONS", "AugmentParams", "augment", "model_input", "sample_augmentation"]
+__all__ = ["AUGMENTATIONS", "AugmentParams", "augment", "mix", "mixup_weights", "model_input", "sample_augmentation"]
 
 
 def model_input(pixels: np.ndarray, *, size: int) -> np.ndarray:
@@ -213,3 +217,28 @@ def _gaussian_blur(images: torch.Tensor, *, sigma: float) -> torch.Tensor:
     padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
     out = F.conv2d(padded, kernel.view(1, 1, 1, -1))
     return F.conv2d(out, kernel.view(1, 1, -1, 1))
+
+
+# Mixup (Zhang et al. 2018): the training loop blends images, targets and loss weights in pairs.
+
+
+def mixup_weights(count: int, *, alpha: float, generator: torch.Generator) -> torch.Tensor:
+    """``count`` draws of ``λ ~ Beta(alpha, alpha)``, by inverting the Beta CDF at uniforms from ``generator`` (a
+    seeded run mixes the same way every time; torch's Beta sampler takes no generator)."""
+    uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
+    return torch.from_numpy(beta_distribution.ppf(uniforms.numpy(), alpha, alpha))
+
+
+def mix(
+    batch: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixup: each image, target and loss weight blended with those of a random partner in the same batch, with
+    one weight per image from :func:`mixup_weights`."""
+    lam = mixup_weights(target.numel(), alpha=alpha, generator=generator).to(batch.dtype)
+    partner = torch.randperm(target.numel(), generator=generator)
+    image_lam = lam.view(-1, *([1] * (batch.dim() - 1)))
+    return (
+        image_lam * batch + (1 - image_lam) * batch[partner],
+        lam * target + (1 - lam) * target[partner],
+        lam * weight + (1 - lam) * weight[partner],
+    )

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.classify import train as train_module
+from core.classify import transforms
 from core.classify.checkpoint import load_checkpoint, load_model
 from core.classify.train import TrainConfig, finalize, train
 from core.errors import InputError
@@ -140,7 +141,7 @@ def test_mixup_blends_images_targets_and_weights_with_one_partner_each():
     batch = torch.arange(8, dtype=torch.float32).view(8, 1, 1, 1).expand(8, 1, 4, 4).contiguous()
     target = torch.tensor([0.0, 1.0] * 4)
     weight = torch.tensor([3.0, 1.0] * 4)
-    images, targets, weights = train_module.mix(batch, target, weight, alpha=0.4, generator=generator)
+    images, targets, weights = transforms.mix(batch, target, weight, alpha=0.4, generator=generator)
     assert images.shape == batch.shape and targets.shape == target.shape
     for i in range(8):
         value = float(images[i, 0, 0, 0])
@@ -151,7 +152,7 @@ def test_mixup_blends_images_targets_and_weights_with_one_partner_each():
         assert any(float(targets[i]) == pytest.approx(lam * target[i] + (1 - lam) * target[j], abs=1e-5)
                    and float(weights[i]) == pytest.approx(lam * weight[i] + (1 - lam) * weight[j], abs=1e-5)
                    for j, lam in solutions)  # fmt: skip
-    again = train_module.mix(batch, target, weight, alpha=0.4, generator=torch.Generator().manual_seed(0))
+    again = transforms.mix(batch, target, weight, alpha=0.4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(again[0], images)  # seeded: the same mix every time
 
 
@@ -159,7 +160,7 @@ def test_mixup_weights_follow_beta_alpha_alpha():
     # Beta(0.4, 0.4) is U-shaped (48 % of draws within 0.1 of 0 or 1); Beta(4, 4) is peaked at 1/2 (0.5 %).
     generator = torch.Generator().manual_seed(1)
     for alpha, outer_share in ((0.4, 0.479), (4.0, 0.005)):
-        lam = train_module.mixup_weights(20_000, alpha=alpha, generator=generator)
+        lam = transforms.mixup_weights(20_000, alpha=alpha, generator=generator)
         assert float(lam.min()) >= 0.0 and float(lam.max()) <= 1.0
         assert float(lam.mean()) == pytest.approx(0.5, abs=0.02)
         assert float(((lam < 0.1) | (lam > 0.9)).double().mean()) == pytest.approx(outer_share, abs=0.02)
