@@ -42,6 +42,7 @@ TORCH_MODULES = {
         "evaluate",
         "models",
         "predict",
+        "state",
         "train",
         "transforms",
     )

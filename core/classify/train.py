@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import build_model
 from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
+from core.classify.state import TrainingState
 from core.classify.transforms import AUGMENTATIONS, augment, mix, model_input, sample_augmentation
 from core.errors import InputError
 from core.store.files import write_atomic
@@ -340,13 +340,10 @@ def _train(
 
     torch.manual_seed(config.seed)
     model = build_model(config.arch, pretrained=config.pretrained).to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     per_process = len(splits.train) // world.size
     batch = _batch_per_process(config, world)
     steps = sum(1 for s in range(0, per_process, batch) if per_process - s >= 2)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps, pct_start=0.15
-    )
+    state = TrainingState(config, model, steps_per_epoch=steps)
     meta: dict[str, Any] = {
         "arch": config.arch,
         "input_size": config.input_size,
@@ -366,38 +363,23 @@ def _train(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": {"torch": str(torch.__version__)},
     }
-    history: list[dict[str, Any]] = []
-    best_loss, first_epoch, elapsed = math.inf, 1, 0.0
-    average = None
-    if config.ema_decay:
-        average = torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
-        )
-    evaluated = average.module if average is not None else model  # what is validated, saved and shipped
     resumed = _resume_state(config, out / "last.pt")
     if resumed is not None:
-        state = resumed["training"]
-        model.load_state_dict(resumed["state_dict"])
-        if average is not None:
-            average.load_state_dict(state["average"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        history, best_loss, elapsed = state["history"], state["best_loss"], state["seconds"]
+        state.restore(resumed)
         meta["created"] = resumed["meta"]["created"]
-        first_epoch = len(history) + 1
-        log(f"resuming after epoch {first_epoch - 1} of {config.epochs}")
+        log(f"resuming after epoch {state.epochs_done} of {config.epochs}")
+    evaluated, history = state.evaluated, state.history  # what is validated, saved and shipped; the epochs' records
     net = model
     if world.size > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         log(f"distributed: {world.size} processes ({'NCCL' if device.type == 'cuda' else 'gloo'})")
 
-    for epoch in range(first_epoch, config.epochs + 1):
+    for epoch in range(state.epochs_done + 1, config.epochs + 1):
         tick = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         train_loss, train_accuracy = _train_epoch(
-            net, train_images, train_labels, config=config, optimizer=optimizer, scheduler=scheduler,
-            generator=generator, device=device, world=world, average=average,
+            net, train_images, train_labels, config=config, optimizer=state.optimizer, scheduler=state.scheduler,
+            generator=generator, device=device, world=world, average=state.average,
         )  # fmt: skip
         if not world.is_main:  # process 0 validates, saves and logs
             barrier(world)
@@ -405,7 +387,7 @@ def _train(
         evaluated.eval()
         val_logits = predict_logits(evaluated, val_images)
         seconds = time.perf_counter() - tick
-        elapsed += seconds
+        state.seconds += seconds
         val_figures = binary_metrics(val_labels, sigmoid(val_logits), threshold=0.5)
         record = {
             "epoch": epoch,
@@ -414,30 +396,20 @@ def _train(
             "val_loss": _validation_loss(val_logits, val_labels),
             "val_accuracy": val_figures["accuracy"],
             "val_auc": val_figures["auc"],
-            "lr": scheduler.get_last_lr()[0],
+            "lr": state.scheduler.get_last_lr()[0],
             "seconds": seconds,
             "images_per_second": len(splits.train) / seconds,
         }
         history.append(record)
         hardware = _hardware(device) if world.size == 1 else f"{world.size} processes × {_hardware(device)}"
-        epoch_meta = {**meta, "epoch": epoch, "history": history, "training_seconds": elapsed,
+        epoch_meta = {**meta, "epoch": epoch, "history": history, "training_seconds": state.seconds,
                       "hardware": hardware}  # fmt: skip
-        if record["val_loss"] < best_loss:
-            best_loss = record["val_loss"]
+        if record["val_loss"] < state.best_loss:
+            state.best_loss = record["val_loss"]
             save_checkpoint(out / "best.pt", model=evaluated, meta=epoch_meta)
         if epoch in config.snapshot_epochs or epoch == config.epochs:  # the last epoch too: best vs last
             save_checkpoint(out / f"epoch{epoch:03d}.pt", model=evaluated, meta=epoch_meta)
-        training_state = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "history": history,
-            "best_loss": best_loss,
-            "seconds": elapsed,
-        }
-        if average is not None:
-            training_state["average"] = average.state_dict()
-        save_checkpoint(out / "last.pt", model=model, meta=epoch_meta, training=training_state)
+        save_checkpoint(out / "last.pt", model=model, meta=epoch_meta, training=state.saved())
         _write_json(out / "history.json", history)
         log(
             f"epoch {epoch}/{config.epochs}: train loss {train_loss:.4f} acc {train_accuracy:.3f} | val loss "
