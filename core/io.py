@@ -419,7 +419,7 @@ def _number(dataset: pydicom.Dataset, keyword: str, kind: type, *, name: str, de
             "PACS or viewer."
         ) from error
     if not math.isfinite(number):
-        raise InputError(f"'{name}': its {keyword} element is {number}, not a finite number; it cannot be used.")
+        raise InputError(f"'{name}': its {keyword} element is not a finite number, so the image cannot be used.")
     return number
 
 

@@ -64,16 +64,22 @@ with st.form("train_settings"):
     split_seed = columns[2].number_input("Validation split seed", 0, 2**31 - 1, 0, key="train_split_seed",
                                          help="Runs with the same split seed are validated on the same patients, "
                                          "so their validation figures compare.")  # fmt: skip
-    columns = st.columns(2)
-    ema = columns[0].toggle("Average the weights (EMA 0.999)", key="train_ema",
+    columns = st.columns(3)
+    pretrained = columns[0].toggle(
+        "Start from ImageNet weights", key="train_pretrained",
+        help="Transfer learning. EfficientNet-Lite0's weights are installed with the app; ResNet's and VGG's are "
+        "downloaded once (needs a network); xraynet has none.",
+    )  # fmt: skip
+    ema = columns[1].toggle("Average the weights (EMA 0.999)", key="train_ema",
                             help="Validate and keep a moving average of the weights over training steps.")  # fmt: skip
-    mixup = columns[1].toggle("Mixup (alpha 0.4)", key="train_mixup",
+    mixup = columns[2].toggle("Mixup (alpha 0.4)", key="train_mixup",
                               help="Blend training images and their labels in pairs (less over-confident)")  # fmt: skip
     start = st.form_submit_button("Start training", type="primary", disabled=summary is None)
 if start:
     settings = dict(data=data, arch=arch, epochs=int(epochs), learning_rate=float(learning_rate),
                     batch_size=int(batch_size), input_size=int(input_size), augment=augment, balance=balance,
                     seed=int(seed), split_seed=int(split_seed), per_class_limit=int(limit) or None, select=select,
+                    pretrained=pretrained,
                     ema_decay=0.999 if ema else None, mixup=0.4 if mixup else None,
                     threads=max(1, (os.cpu_count() or 2) - 1))  # leave a core to the app  # fmt: skip
     try:

@@ -291,6 +291,8 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     app.number_input(key="train_epochs").set_value(1)
     app.select_slider(key="train_size").set_value(64)
     app.number_input(key="train_limit").set_value(16)
+    app.selectbox(key="train_arch").set_value("efficientnet_lite0")
+    app.toggle(key="train_pretrained").set_value(True)  # ImageNet weights, installed: no network needed
     app.toggle(key="train_mixup").set_value(True)
     app.button[[b.label for b in app.button].index("Start training")].click().run()
     assert not app.exception, [e.message for e in app.exception]
@@ -304,6 +306,7 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     assert job.status == "succeeded", job.log_tail()
     entry = ModelRegistry().get(job.model_version)
     assert entry.meta["recipe"]["input_size"] == 64 and "accuracy" in entry.meta["test"]
+    assert entry.meta["arch"] == "efficientnet_lite0" and entry.meta["recipe"]["pretrained"]
     assert entry.meta["recipe"]["mixup"] == 0.4  # the page's toggle reached the recipe
     models = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
     assert job.model_version in list(models.dataframe[0].value["Version"])
