@@ -44,7 +44,7 @@ def active_diagnoser() -> Diagnoser:
     entry = model_registry().active()
     if entry is None:
         return _diagnoser(str(DEFAULT_MODEL_PATH), "shipped")
-    return _diagnoser(str(model_registry().local_path(entry.version)), entry.version)
+    return _diagnoser(str(model_registry().local_path(entry)), entry.version)
 
 
 @st.cache_resource(show_spinner=False)

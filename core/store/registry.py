@@ -162,16 +162,18 @@ class ModelRegistry:
             row.active = True
             return _entry(row)
 
-    def local_path(self, version: str) -> Path:
-        """A file of the model on this server: the registered file where it is here, else a copy of the bytes kept in
-        the database, written once into ``<data home>/models/`` (and checked against the version).
+    def local_path(self, model: RegisteredModel | str) -> Path:
+        """A file of the model (an entry, or its version) on this server: the registered file where it is here, else
+        a copy of the bytes kept in the database, written once into ``<data home>/models/`` (and checked against the
+        version).
 
         Raises
         ------
         StoreError
             For an unknown version, or a model whose file is elsewhere and whose bytes the database does not hold.
         """
-        entry = self.get(version)
+        entry = model if isinstance(model, RegisteredModel) else self.get(model)
+        version = entry.version
         if entry.path.is_file():
             return entry.path
         copy = data_home() / "models" / f"{version}.pt"

@@ -164,10 +164,10 @@ def _no_repeats(pairs: list[tuple[str, object]]) -> dict:
     return value
 
 
-async def _json_object(request: Request, *, with_position: bool) -> dict:
-    """The request's JSON object with a text ``label`` (and a ``position`` of three numbers if ``with_position``).
-
-    Strict JSON in UTF-8: no ``NaN``/``Infinity``, no key twice, no deep nesting (the annotation is flat)."""
+async def _json_object(request: Request) -> dict:
+    """The request's JSON object: strict JSON in UTF-8, no ``NaN``/``Infinity``, no key twice, no deep nesting (the
+    annotation is flat). Its fields are the store's to check (:class:`SceneStore` refuses a bad label or position
+    with a sentence)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise _Refused(415, "Send the annotation as JSON (Content-Type: application/json).")
     body = await _read_body(request)
@@ -178,15 +178,7 @@ async def _json_object(request: Request, *, with_position: bool) -> dict:
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, and ints past Python's 4300 digits
         raise _Refused(400, "The body is not valid JSON (UTF-8); send one JSON object.") from error
     if not isinstance(value, dict):
-        raise InputError("An annotation is a JSON object with 'position' and 'label'.")
-    if with_position:
-        position = value.get("position")
-        if not isinstance(position, list) or len(position) != 3:
-            raise InputError("An annotation needs 'position': [x, y, z] (metres) and 'label': text.")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position):
-            raise InputError("An annotation's position is three numbers (metres).")
-    if not isinstance(value.get("label"), str):
-        raise InputError("An annotation needs 'label': text.")
+        raise InputError("An annotation is a JSON object with 'position' ([x, y, z] in metres) and 'label' (text).")
     return value
 
 
@@ -270,15 +262,15 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     @_answering
     async def annotate(request: Request) -> Response:
         scene = await run_in_threadpool(scene_of, request)
-        body = await _json_object(request, with_position=True)
-        pin = await run_in_threadpool(scenes().annotate, scene.id, tuple(body["position"]), body["label"])
+        body = await _json_object(request)
+        pin = await run_in_threadpool(scenes().annotate, scene.id, body.get("position"), body.get("label"))
         return _JSON(_as_json(pin), status_code=201, headers={"Cache-Control": "no-store"})
 
     @_answering
     async def relabel(request: Request) -> Response:
         scene, pin_id = await run_in_threadpool(scene_of, request), pin_of(request)
-        body = await _json_object(request, with_position=False)
-        pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body["label"])
+        body = await _json_object(request)
+        pin = await run_in_threadpool(scenes().relabel, scene.id, pin_id, body.get("label"))
         return _JSON(_as_json(pin), headers={"Cache-Control": "no-store"})
 
     @_answering
