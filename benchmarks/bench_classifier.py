@@ -83,13 +83,13 @@ def main() -> None:
 
     model, meta = load_model(args.model)
     start = time.perf_counter()
-    test_images, test_labels = load_images(dataset["test"], prepare=partial(model_input, size=meta["input_size"]))
+    test_images, test_labels = load_images(dataset["test"], prepare=partial(model_input, size=meta.input_size))
     prepare_s = time.perf_counter() - start
     predict_logits(model, test_images[:8])  # warm-up
     start = time.perf_counter()
     logits = predict_logits(model, test_images)
     forward_s = time.perf_counter() - start
-    figures = evaluate_arrays(logits, test_labels, temperature=meta["temperature"], threshold=meta["threshold"],
+    figures = evaluate_arrays(logits, test_labels, temperature=meta.temperature, threshold=meta.threshold,
                               bootstrap=False)  # fmt: skip
     n = len(dataset["test"])
     results["evaluation"] = {

@@ -26,7 +26,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint  # noqa: E402
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, read_meta  # noqa: E402
 from core.classify.train import TrainConfig, dataset_splits  # noqa: E402
 from core.diagnose import Diagnoser  # noqa: E402
 from core.io import read_xray_file  # noqa: E402
@@ -35,7 +35,7 @@ DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray"
 
 
 def measure(model: Path, data: Path, *, methods: list[str], images: int) -> dict[str, dict]:
-    recipe = load_checkpoint(model)["meta"]["recipe"]
+    recipe = read_meta(model).recipe
     validation = dataset_splits(TrainConfig.from_recipe(recipe, data=data)).validation
     chosen = np.random.default_rng(0).choice(len(validation), size=min(images, len(validation)), replace=False)
     diagnoser = Diagnoser(model)

@@ -33,13 +33,13 @@ def _ensemble(args: argparse.Namespace) -> int:
     from core.classify.ensemble import build_ensemble
 
     meta = build_ensemble(args.models, data=args.data, out=args.out, half=args.half)
-    figures = meta["validation"]
+    figures = meta.validation
     print(
-        f"{args.out}: {meta['members']} members, temperature {meta['temperature']:.3f}, threshold "
-        f"{meta['threshold']:.3f}; validation (n={figures['n']}) accuracy {figures['accuracy']:.4f}, sensitivity "
+        f"{args.out}: {meta.members} members, temperature {meta.temperature:.3f}, threshold "
+        f"{meta.threshold:.3f}; validation (n={figures['n']}) accuracy {figures['accuracy']:.4f}, sensitivity "
         f"{figures['sensitivity']:.4f}, specificity {figures['specificity']:.4f}, AUC {figures['auc']:.4f}, "
         f"ECE {figures['ece']:.4f}"
-        + ("; test figures stored (python -m core evaluate --model OUT ... prints them)" if "test" in meta else "")
+        + ("; test figures stored (python -m core evaluate --model OUT ... prints them)" if meta.test else "")
     )
     return 0
 
@@ -85,8 +85,9 @@ def _predict(args: argparse.Namespace) -> int:
             diagnosis = diagnoser.diagnose(read_xray_file(path), method=args.method if args.cam else None,
                                            faithfulness=args.cam is not None)  # fmt: skip
             prediction = diagnosis.prediction
-            record = {"file": path, "label": prediction.label, "probabilities": dict(prediction.probabilities),
-                      "threshold": prediction.threshold, "model": prediction.model,
+            record = {"file": path, "label": prediction.label, "borderline": prediction.borderline,
+                      "reading": prediction.reading, "probabilities": dict(prediction.probabilities),
+                      "threshold": prediction.threshold, "band": prediction.band, "model": prediction.model,
                       "model_version": diagnoser.classifier.version, "warnings": list(diagnosis.warnings)}  # fmt: skip
             if diagnosis.cam is not None:
                 overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat)
@@ -113,7 +114,7 @@ def _predict(args: argparse.Namespace) -> int:
         elif "error" in record:
             print(f"{path}: error: {record['error']}", flush=True)
         else:
-            print(f"{path}: {record['label']} (P(PNEUMONIA) = {record['probabilities']['PNEUMONIA']:.3f}, "
+            print(f"{path}: {record['reading']} (pneumonia score {record['probabilities']['PNEUMONIA']:.3f}, "
                   f"threshold {record['threshold']:.3f})" + (f", heat map {record['cam']['file']}" if "cam" in record
                   else ""), flush=True)  # fmt: skip
             for warning in record["warnings"]:

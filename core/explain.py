@@ -134,7 +134,7 @@ class Explainer:
         # every activation passing through. They sit on a private copy of the model, so predictions (and the
         # faithfulness passes) through ``classifier.model`` neither pay for them nor pile up tensors.
         self._cam_model = copy.deepcopy(classifier.model).eval()
-        self.layers = cam_layers(self._cam_model, classifier.meta["arch"])
+        self.layers = cam_layers(self._cam_model, classifier.meta.arch)
         self._cams: dict[str, object] = {}
 
     def _cam(self, method: str) -> object:

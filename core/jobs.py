@@ -227,7 +227,7 @@ def _run_job(job_id: int) -> int:
     """The job's own process: train, register, report (``python -m core.jobs JOB_ID``)."""
     # torch first: a cancel that arrives while it imports ends the process outright (SIGTERM's default), where a
     # KeyboardInterrupt would leave half-imported modules; the canceller then records the cancel itself
-    from core.classify.checkpoint import load_checkpoint
+    from core.classify.checkpoint import read_meta
     from core.classify.train import TrainConfig, train
     from core.store.registry import ModelRegistry
 
@@ -259,10 +259,10 @@ def _run_job(job_id: int) -> int:
     try:
         config = TrainConfig(**{**job.config, "snapshot_epochs": tuple(job.config.get("snapshot_epochs", ()))})
         path = train(config, log=lambda line: print(line, flush=True))
-        meta = load_checkpoint(path)["meta"]
+        meta = read_meta(path)
         entry = ModelRegistry(os.environ.get("XRAY_DB_URL")).register(path, meta, name=f"job{job_id:04d} "
                                                                       f"{config.arch}")  # fmt: skip
-        test = meta.get("test") or {}
+        test = meta.test or {}
         message = f"Model {entry.version} registered" + (f"; test accuracy {test['accuracy']:.3f}" if test else "")
         store.finish(job_id, "succeeded", message, model_version=entry.version, owner=owner)
         print(message, flush=True)

@@ -22,6 +22,10 @@ import numpy as np
 
 from core.errors import ModelError
 
+#: The borderline band around a model's threshold holds the validation images nearest it that the model classified
+#: with less than this accuracy (:func:`core.classify.calibration.choose_band`).
+BORDERLINE_ACCURACY = 0.8
+
 
 def _frozen(array: np.ndarray) -> np.ndarray:
     """A read-only view of ``array`` (the caller's array is left writable)."""
@@ -116,22 +120,29 @@ class Prediction:
     Attributes
     ----------
     label : str
-        ``"NORMAL"`` or ``"PNEUMONIA"``: PNEUMONIA when its probability is at least ``threshold``.
+        ``"NORMAL"`` or ``"PNEUMONIA"``: PNEUMONIA when its probability (the *score*) is at least ``threshold``.
     probabilities : mapping of str to float
         Calibrated probability of each label (they sum to 1).
     threshold : float
         The model's decision threshold on the probability of PNEUMONIA (chosen on validation data).
     model : str
         Which model decided: ``"<file> (<arch>, epoch N, <date>)"``.
+    band : (float, float), optional
+        The model's borderline band: scores strictly between these probabilities read "borderline: review"
+        (chosen on validation, see :func:`core.classify.calibration.choose_band`); ``None`` when it has none.
+    threshold_purpose : str
+        What the threshold was chosen for, as a phrase: "set on validation data for ...".
     """
 
     label: str
     probabilities: Mapping[str, float]
     threshold: float
     model: str
+    band: tuple[float, float] | None = None
+    threshold_purpose: str = ""
 
     def __post_init__(self) -> None:
-        values = [*self.probabilities.values(), self.threshold]
+        values = [*self.probabilities.values(), self.threshold, *(self.band or ())]
         if not all(isinstance(v, int | float | np.floating) and math.isfinite(v) for v in values):
             # A NaN would read as a verdict (NaN >= threshold is False: "NORMAL"); no verdict is made instead.
             raise ModelError(
@@ -139,6 +150,36 @@ class Prediction:
                 "The image's pixel values may be out of range; try another export of it."
             )
         object.__setattr__(self, "probabilities", MappingProxyType(dict(self.probabilities)))
+
+    @property
+    def score(self) -> float:
+        """The calibrated probability of PNEUMONIA, which the threshold is set on."""
+        return float(self.probabilities["PNEUMONIA"])
+
+    @property
+    def borderline(self) -> bool:
+        """Whether the score lies in the borderline band, where the verdict is to be reviewed rather than read."""
+        return self.band is not None and self.band[0] < self.score < self.band[1]
+
+    @property
+    def reading(self) -> str:
+        """How the verdict reads: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
+        return f"borderline: review (leans {self.label})" if self.borderline else self.label
+
+    def explanation(self) -> str:
+        """The verdict in a sentence or two: the score against the threshold, and what the threshold is for."""
+        side = "≥" if self.score >= self.threshold else "<"
+        if self.borderline:
+            low, high = self.band  # type: ignore[misc]
+            text = (
+                f"Pneumonia score {self.score:.3f} lies in the borderline band {low:.3f}–{high:.3f} around the "
+                f"threshold {self.threshold:.3f}, where the model was right on fewer than "
+                f"{100 * BORDERLINE_ACCURACY:.0f} % of validation images: "
+                f"review the image (the score is {side} the threshold, so it leans {self.label})."
+            )
+        else:
+            text = f"Pneumonia score {self.score:.3f} {side} threshold {self.threshold:.3f}: {self.label}."
+        return f"{text} The threshold was {self.threshold_purpose}." if self.threshold_purpose else text
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from core.classify.checkpoint import architecture_label
 from core.classify.data import LABELS
 from core.errors import CoreError
 from core.export.figures import training_curves
@@ -20,8 +19,7 @@ except CoreError as error:
     st.error(f"The default model cannot be loaded. {error}")
     st.stop()
 
-test, validation = meta.get("test"), meta["validation"]
-members = meta.get("members", 1)
+test, validation, members = meta.test, meta.validation, meta.members
 figures = test or validation
 columns = st.columns(5)
 for column, (name, key) in zip(
@@ -34,16 +32,16 @@ for column, (name, key) in zip(
     else:
         column.metric(name, f"{value:.3f}" if key in ("auc", "threshold") else f"{100 * value:.1f} %")
 st.caption(
-    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{architecture_label(meta)}`"
+    f"{'Test' if test else 'Validation'} split, n = {figures['n']}; architecture `{meta.architecture_label}`"
     + (" (an ensemble: the members' logits averaged)" if members > 1 else "")
-    + f", epoch {meta['epoch']} of {meta['recipe']['epochs']}, temperature {meta['temperature']:.2f}."
+    + f", epoch {meta.epoch} of {meta.recipe['epochs']}, temperature {meta.temperature:.2f}."
 )
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    of_member = f" (member 1 of {members}, seed {meta['member_seeds'][0]})" if members > 1 else ""
+    of_member = f" (member 1 of {members}, seed {meta.member_seeds[0]})" if members > 1 else ""
     st.subheader(f"Training curves{of_member}")
-    st.plotly_chart(training_curves(meta["history"], selected_epoch=meta["epoch"]), key="classifier_curves")
+    st.plotly_chart(training_curves(meta.history, selected_epoch=meta.epoch), key="classifier_curves")
 with right:
     st.subheader("Confusion matrix" + (" (test)" if test else " (validation)"))
     st.dataframe(

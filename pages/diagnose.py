@@ -106,8 +106,8 @@ table = pd.DataFrame(
     [
         {
             "File": u.name,
-            "Verdict": predictions[id(u)].label if u.xray is not None else "not read",
-            "P(PNEUMONIA)": predictions[id(u)].probabilities["PNEUMONIA"] if u.xray is not None else None,
+            "Verdict": predictions[id(u)].reading if u.xray is not None else "not read",
+            "Pneumonia score": predictions[id(u)].score if u.xray is not None else None,
             "SHA-256": u.xray.sha256[:12] if u.xray is not None else "",
             "Problem": u.error or "",
         }
@@ -119,12 +119,9 @@ st.dataframe(
     table,
     hide_index=True,
     key="diagnose_table",
-    column_config={"P(PNEUMONIA)": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)},
+    column_config={"Pneumonia score": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)},
 )
-st.caption(
-    f"PNEUMONIA when P(PNEUMONIA) ≥ {classifier.threshold:.3f} (threshold chosen on validation data). "
-    "Click a column header to sort."
-)
+st.caption(f"{classifier.rule()} Click a column header to sort.")
 st.download_button(
     "Download the table (CSV)",
     data=table.to_csv(index=False).encode(),
@@ -161,13 +158,11 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             caption=f"{cam.method}: evidence for {cam.target}",
             width="stretch",
         )
-        verdict.metric("Verdict", prediction.label)
-        verdict.metric("P(PNEUMONIA)", f"{prediction.probabilities['PNEUMONIA']:.3f}")
-        verdict.metric("P(NORMAL)", f"{prediction.probabilities['NORMAL']:.3f}")
-        verdict.caption(
-            f"Threshold {prediction.threshold:.3f} on P(PNEUMONIA). Model {classifier.description}, "
-            f"version {classifier.version}."
-        )
+        verdict.metric("Verdict", "Borderline: review" if prediction.borderline else prediction.label)
+        verdict.metric("Pneumonia score", f"{prediction.score:.3f}", delta=f"threshold {prediction.threshold:.3f}",
+                       delta_color="off", delta_arrow="off")  # fmt: skip
+        verdict.markdown(prediction.explanation())
+        verdict.caption(f"Model {classifier.description}, version {classifier.version}.")
         if cam.faithfulness is not None:
             f = cam.faithfulness
             text = f"**Faithfulness: {f.assessment}.** {f.describe(cam.target)}"

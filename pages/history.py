@@ -18,7 +18,8 @@ page_setup()
 st.title("History")
 st.caption(
     "Every verdict given on the Diagnose page, newest first: file name, the SHA-256 of its bytes (the image itself "
-    "only where the user chose to keep it), the verdict and probabilities, the model and the time (UTC)."
+    'only where the user chose to keep it), the verdict (or "borderline: review") with its score and threshold, '
+    "the model and the time (UTC)."
 )
 try:
     store = prediction_store()
@@ -33,6 +34,8 @@ labels = verdict_column.multiselect("Verdict", ["NORMAL", "PNEUMONIA"], default=
 version = model_column.selectbox("Model", [None, *models], key="history_model",
                                  format_func=lambda v: "all models" if v is None else f"{models[v]} · {v}")  # fmt: skip
 name = name_column.text_input("File name contains", key="history_name", max_chars=100)
+borderline_only = verdict_column.checkbox("Borderline only", key="history_borderline",
+                                          help="Verdicts that read \"borderline: review\"")  # fmt: skip
 today = dt.datetime.now(dt.UTC).date()
 dates = date_column.date_input("Dates (UTC)", value=(today - dt.timedelta(days=30), today), key="history_dates",
                                max_value=today)  # fmt: skip
@@ -43,7 +46,7 @@ if isinstance(dates, tuple | list) and len(dates) == 2:
 
 try:
     records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
-                          until=until)  # fmt: skip
+                          until=until, borderline=True if borderline_only else None)  # fmt: skip
 except CoreError as error:
     st.error(f"The records cannot be read. {error}")
     st.stop()
@@ -57,7 +60,7 @@ table = pd.DataFrame(
             "Id": r.id,
             "Time (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
             "File": r.file_name,
-            "Verdict": r.label,
+            "Verdict": r.reading,
             "P(PNEUMONIA)": r.p_pneumonia,
             "Threshold": r.threshold,
             "Model": r.model,

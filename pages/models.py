@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.classify.card import render_model_card
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, architecture_label
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta
 from core.classify.data import LABELS
 from core.classify.ensemble import build_ensemble
 from core.errors import CoreError
@@ -36,9 +36,14 @@ models = [shipped] + [{"version": m.version, "name": m.name, "meta": m.meta, "ac
 shipped["path"] = DEFAULT_MODEL_PATH
 
 
-def figure(meta: dict, split: str, key: str):
-    value = (meta.get(split) or {}).get(key)
+def figure(figures: dict | None, key: str):
+    value = (figures or {}).get(key)
     return None if value is None else float(value)
+
+
+def augmentation(meta: ModelMeta):
+    level = meta.recipe.get("augment")
+    return {True: "standard", False: "none"}.get(level, level)  # recipes written before the augmentation levels
 
 
 table = pd.DataFrame(
@@ -47,18 +52,16 @@ table = pd.DataFrame(
             "Active": "●" if m["active"] else "",
             "Model": m["name"],
             "Version": m["version"],
-            "Architecture": architecture_label(m["meta"]),
-            "Epochs": m["meta"].get("recipe", {}).get("epochs"),
-            "Input": m["meta"].get("input_size"),
-            "Augmentation": {True: "standard", False: "none"}.get(
-                m["meta"].get("recipe", {}).get("augment"), m["meta"].get("recipe", {}).get("augment")
-            ),
-            "Test n": figure(m["meta"], "test", "n"),
-            "Test accuracy": figure(m["meta"], "test", "accuracy"),
-            "Sensitivity": figure(m["meta"], "test", "sensitivity"),
-            "Specificity": figure(m["meta"], "test", "specificity"),
-            "AUC": figure(m["meta"], "test", "auc"),
-            "Validation AUC": figure(m["meta"], "validation", "auc"),
+            "Architecture": m["meta"].architecture_label,
+            "Epochs": m["meta"].recipe.get("epochs"),
+            "Input": m["meta"].input_size,
+            "Augmentation": augmentation(m["meta"]),
+            "Test n": figure(m["meta"].test, "n"),
+            "Test accuracy": figure(m["meta"].test, "accuracy"),
+            "Sensitivity": figure(m["meta"].test, "sensitivity"),
+            "Specificity": figure(m["meta"].test, "specificity"),
+            "AUC": figure(m["meta"].test, "auc"),
+            "Validation AUC": figure(m["meta"].validation, "auc"),
         }
         for m in models
     ]
@@ -76,7 +79,7 @@ st.caption(
 left, right = st.columns(2)
 roc = go.Figure()
 for m in models:
-    curve = (m["meta"].get("test") or {}).get("roc")
+    curve = (m["meta"].test or {}).get("roc")
     if curve:
         roc.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{m['name']} ({m['version']})"))
 roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance"))
@@ -90,7 +93,7 @@ roc.update_layout(
 left.plotly_chart(roc, key="models_roc")
 with right:
     chosen = st.selectbox("Model", models, format_func=lambda m: f"{m['name']} · {m['version']}", key="models_pick")
-    confusion = (chosen["meta"].get("test") or {}).get("confusion")
+    confusion = (chosen["meta"].test or {}).get("confusion")
     if confusion:
         st.dataframe(pd.DataFrame(confusion, index=list(LABELS), columns=[f"→ {n}" for n in LABELS]),
                      key="models_confusion")  # fmt: skip
@@ -114,7 +117,7 @@ with right:
         buttons[0].success("Diagnose uses this model.")
 
 with st.expander(f"Model card: {chosen['name']}", expanded=False):
-    st.markdown(render_model_card(dict(chosen["meta"]), title=chosen["name"]))
+    st.markdown(render_model_card(chosen["meta"], title=chosen["name"]))
 
 st.subheader("Combine models into an ensemble")
 st.caption(
@@ -122,7 +125,7 @@ st.caption(
     "accurate and better calibrated than each of them. Members must share the recipe and the validation split seed: "
     "the ensemble's temperature and threshold are fitted on that validation split, then it is tested like any model."
 )
-by_version = {m["version"]: m for m in models if m["meta"].get("members", 1) == 1}
+by_version = {m["version"]: m for m in models if m["meta"].members == 1}
 with st.form("models_ensemble"):
     picked = st.multiselect("Members", list(by_version), key="models_members",
                             format_func=lambda v: f"{by_version[v]['name']} · {v}")  # fmt: skip

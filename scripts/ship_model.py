@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from core.classify.card import render_model_card
-from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.checkpoint import load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.ensemble import combine
 from core.classify.train import TrainConfig, dataset_splits, finalize
@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     runs = args.run
-    recipe = load_checkpoint(runs[0] / "model.pt")["meta"]["recipe"]
+    recipe = read_meta(runs[0] / "model.pt").recipe
     config = TrainConfig.from_recipe(recipe, data=args.data, out=runs[0])
     splits = dataset_splits(config)
     prepare = partial(model_input, size=config.input_size)
@@ -46,10 +46,11 @@ def main() -> None:
 
     args.dest.mkdir(parents=True, exist_ok=True)
     shipped = args.dest / f"{args.name}.pt"
-    history = load_checkpoint(runs[0] / "last.pt")["meta"]["history"]  # the (first) run's whole curves
+    history = read_meta(runs[0] / "last.pt").history  # the (first) run's whole curves
     snapshots = []
     with tempfile.TemporaryDirectory() as scratch:
-        for epoch in sorted({*config.snapshot_epochs, config.epochs}):
+        # the epoch table: the run's snapshots (and its last epoch beside them), when it kept any
+        for epoch in sorted({*config.snapshot_epochs, config.epochs}) if config.snapshot_epochs else ():
             paths = [run / f"epoch{epoch:03d}.pt" for run in runs]
             for run, path in zip(runs, paths, strict=True):
                 if not path.exists() and epoch == config.epochs:  # runs from before the last epoch was snapshotted
@@ -58,8 +59,8 @@ def main() -> None:
             if len(runs) > 1:
                 combine(paths, Path(scratch) / f"epoch{epoch:03d}.pt")
                 paths = [Path(scratch) / f"epoch{epoch:03d}.pt"]
-            meta = load_checkpoint(paths[0])["meta"]
-            if "test" not in meta:
+            meta = read_meta(paths[0])
+            if meta.test is None:
                 meta = finalize(paths[0], validation=validation, test=test,
                                 target_sensitivity=config.target_sensitivity)  # fmt: skip
             snapshots.append(meta)
@@ -73,32 +74,23 @@ def main() -> None:
         meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     shipped.chmod(0o644)  # part of the package: readable by whoever serves it (checkpoints are private by default)
-    options = f" --ema {config.ema_decay}" if config.ema_decay else ""
-    options += f" --mixup {config.mixup}" if config.mixup else ""
-    if len(runs) > 1 or config.split_seed is not None:  # members must share the validation split
-        options += f" --split-seed {config.validation_seed}"
     chosen = "the last epoch" if config.select == "last" else "the epoch chosen by validation loss"
-    seeds = meta.get("member_seeds", [config.seed])
-    command = (
-        f"`python -m core train --data DATA --out RUN --arch {config.arch} --epochs {config.epochs} --input-size "
-        f"{config.input_size} --augment {config.augment} --balance {config.balance} --seed "
-        f"{'SEED' if len(runs) > 1 else config.seed} --snapshots {' '.join(map(str, config.snapshot_epochs))}"
-        f"{options} --select {config.select}`"
-    )
+    seeds = meta.member_seeds or (config.seed,)
     if len(runs) > 1:
         how = [
-            f"{command} once per seed ({', '.join(map(str, seeds))}), each into its own RUN folder, then",
+            f"`{config.command_line(seed='SEED')}` once per seed ({', '.join(map(str, seeds))}), each into its own RUN"
+            " folder, then",
             "`python scripts/ship_model.py --run RUN1 RUN2 ... --data DATA`;",
         ]
-        table = [
-            "The epoch table evaluates calibrated ensembles of the members' snapshots after 10, 20 and 50 epochs (each",
-            "ensemble with its own temperature and threshold fitted on validation);",
-        ]
     else:
-        how = [f"{command} then", "`python scripts/ship_model.py --run RUN --data DATA`;"]
+        how = [f"`{config.command_line()}` then", "`python scripts/ship_model.py --run RUN --data DATA`;"]
+    table = []
+    if snapshots:
+        epochs = ", ".join(str(epoch) for epoch in sorted({*config.snapshot_epochs, config.epochs}))
         table = [
-            "The epoch table evaluates calibrated snapshots of that one run after 10, 20 and 50 epochs (each with its",
-            "own temperature and threshold fitted on validation);",
+            f"The epoch table evaluates calibrated {'ensembles of the members' if len(runs) > 1 else 'the run'}'s",
+            f"snapshots after {epochs} epochs, each with its own temperature and threshold fitted on validation;",
+            "snapshots before the last sit mid-way through the learning-rate schedule.",
         ]
     notes = [
         "## How these figures were produced",
@@ -106,7 +98,6 @@ def main() -> None:
         *how,
         "check with `python -m core evaluate --data DATA --split test --json` (the default model).",
         *table,
-        "the 10- and 20-epoch snapshots sit mid-way through the 50-epoch learning-rate schedule.",
         f"The shipped model is {chosen}{' of each member' if len(runs) > 1 else ''}, stored in float16 and",
         "recalibrated as stored.",
         "",
@@ -114,7 +105,7 @@ def main() -> None:
     ]
     card = render_model_card(meta, title="Default model: NORMAL / PNEUMONIA", snapshots=snapshots, notes=notes)
     (args.dest / "MODEL_CARD.md").write_text(card)
-    print(f"{shipped} ({shipped.stat().st_size / 1e6:.1f} MB), test {meta['test']['accuracy']:.4f}")
+    print(f"{shipped} ({shipped.stat().st_size / 1e6:.1f} MB), test {meta.test['accuracy']:.4f}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,9 @@ each built once per server process."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta, read_meta
 from core.diagnose import Diagnoser
 from core.store.files import file_version
 from core.store.predictions import PredictionStore
@@ -15,9 +13,9 @@ from core.store.registry import ModelRegistry
 
 
 @st.cache_resource(show_spinner=False)
-def default_model_meta() -> dict[str, Any]:
+def default_model_meta() -> ModelMeta:
     """The default model's metadata (raises :class:`~core.errors.ModelError` when the file is missing or bad)."""
-    return load_checkpoint(DEFAULT_MODEL_PATH)["meta"]
+    return read_meta(DEFAULT_MODEL_PATH)
 
 
 @st.cache_resource(show_spinner=False)

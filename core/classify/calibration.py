@@ -5,6 +5,8 @@
   be, never which images rank above which (AUC is unchanged).
 - **Decision threshold**: Youden's J (sensitivity + specificity − 1, maximal) by default, or the highest threshold
   that keeps a target sensitivity (a screening setting where a missed pneumonia costs more than a false alarm).
+- **Borderline band**: the images closest to the threshold, where validation shows the verdict is little better
+  than a guess, read "borderline: review" instead of a bare verdict (see :func:`choose_band`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,37 @@ from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_curve
 
 from core.errors import InputError
+from core.types import BORDERLINE_ACCURACY
 
-__all__ = ["choose_threshold", "fit_temperature", "sigmoid"]
+__all__ = [
+    "BAND_ACCURACY",
+    "BAND_MINIMUM_IMAGES",
+    "band_edges",
+    "choose_band",
+    "choose_threshold",
+    "fit_temperature",
+    "in_band",
+    "logit",
+    "sigmoid",
+]
+
+#: The borderline band holds the validation images nearest the threshold that are classified below this accuracy...
+BAND_ACCURACY = BORDERLINE_ACCURACY
+#: ...and at least this many of them (fewer would make the accuracy a coin toss).
+BAND_MINIMUM_IMAGES = 10
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """The logistic function, without overflow warnings for large logits."""
     logits = np.asarray(logits, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -logits))
+
+
+def logit(probabilities: np.ndarray | float) -> np.ndarray:
+    """The log-odds of probabilities (±inf at 0 and 1)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
 
 
 def _labels_and_scores(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,3 +119,57 @@ def choose_threshold(
     # are not sitting on the boundary.
     lower = thresholds[index + 1] if index + 1 < thresholds.size else 0.0
     return float((thresholds[index] + lower) / 2) if index > 0 else float(thresholds[index])
+
+
+def choose_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> float:
+    """The half-width of the borderline band around the threshold, chosen on validation data.
+
+    An image's distance from the threshold is ``|logit(p) - logit(threshold)|``, in log-odds. The band is the set
+    of images nearer than ``r``; ``r`` is the largest distance such that the validation images inside the band
+    number at least :data:`BAND_MINIMUM_IMAGES` and are classified with accuracy below :data:`BAND_ACCURACY`. Its
+    edge lies halfway between the last image inside and the first outside, away from any one image. When even the
+    nearest :data:`BAND_MINIMUM_IMAGES` images are classified at that accuracy or better there is no band.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (N,)
+    probabilities : ndarray, shape (N,)
+        Calibrated probabilities of PNEUMONIA of the validation images.
+    threshold : float
+        The operating threshold on those probabilities (PNEUMONIA when at least it).
+
+    Returns
+    -------
+    float
+        ``r`` in log-odds; ``0.0`` for no band.
+    """
+    labels, probabilities = _labels_and_scores(labels, probabilities)
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"The threshold must lie strictly between 0 and 1; got {threshold}.")
+    correct = (probabilities >= threshold) == (labels == 1)
+    distance = np.abs(logit(probabilities) - logit(threshold))
+    order = np.argsort(distance, kind="stable")
+    distance, correct = distance[order], correct[order]
+    inside = np.arange(1, distance.size + 1)  # the k nearest images
+    accuracy = np.cumsum(correct) / inside
+    # a band's edge can only fall between two distinct distances (or past the farthest image)
+    edge = np.append(distance[1:] > distance[:-1], True)
+    candidates = np.flatnonzero(edge & (inside >= BAND_MINIMUM_IMAGES) & (accuracy < BAND_ACCURACY))
+    if candidates.size == 0:
+        return 0.0
+    k = int(candidates[-1])
+    if k + 1 < distance.size:
+        return float((distance[k] + distance[k + 1]) / 2)
+    return float(np.nextafter(distance[k], np.inf)) if np.isfinite(distance[k]) else float(np.finfo(np.float64).max)
+
+
+def in_band(probabilities: np.ndarray | float, threshold: float, band: float) -> np.ndarray:
+    """Whether calibrated probabilities lie in the borderline band of half-width ``band`` (log-odds) around the
+    threshold; all ``False`` without a band (``band == 0``)."""
+    return (band > 0.0) & (np.abs(logit(probabilities) - logit(threshold)) < band)
+
+
+def band_edges(threshold: float, band: float) -> tuple[float, float]:
+    """The borderline band as an interval of probabilities ``(low, high)``; ``(threshold, threshold)`` for none."""
+    centre = float(logit(threshold))
+    return float(sigmoid(centre - band)), float(sigmoid(centre + band))

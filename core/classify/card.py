@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.classify.calibration import band_edges
+from core.classify.meta import ModelMeta
 from core.classify.models import ARCHITECTURES
 
 __all__ = ["PUBLISHED", "render_model_card"]
@@ -53,9 +55,8 @@ def _selection(recipe: dict) -> str:
     return rule
 
 
-def _architecture(meta: dict[str, Any]) -> list[str]:
-    arch, description = meta["arch"], ARCHITECTURES[meta["arch"]].description
-    members = meta.get("members", 1)
+def _architecture(meta: ModelMeta) -> list[str]:
+    arch, members, description = meta.arch, meta.members, ARCHITECTURES[meta.arch].description
     if members == 1:
         return [f"- Architecture: `{arch}`, {description}; one logit for PNEUMONIA."]
     return [
@@ -74,6 +75,25 @@ def _counts(counts: dict[str, int]) -> str:
     return " + ".join(f"{n} {label}" for label, n in counts.items())
 
 
+def _band(meta: ModelMeta) -> list[str]:
+    """The borderline band: where it lies, and how many validation and test images fell in it."""
+    if not meta.borderline:
+        return ["- Borderline band: none (even the validation images nearest the threshold were mostly right)."]
+    low, high = band_edges(meta.threshold, meta.borderline)
+    lines = [
+        f"- Borderline band: scores between {low:.3f} and {high:.3f} (±{meta.borderline:.2f} log-odds around the",
+        '  threshold) read "borderline: review", the label kept as a lean.',
+    ]
+    for name, figures in (("validation", meta.validation), ("test", meta.test)):
+        counted = (figures or {}).get("borderline")
+        if counted:
+            lines.append(
+                f"  {name.capitalize()}: {counted['count']} of {counted['n']} images in the band (accuracy "
+                f"{_pct(counted['accuracy_inside'])} inside, {_pct(counted['accuracy_outside'])} outside)."
+            )
+    return lines
+
+
 def _figures_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "| | n | accuracy (95 % CI) | sensitivity | specificity | precision | F1 | AUC (95 % CI) | ECE |",
@@ -89,16 +109,16 @@ def _figures_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def render_model_card(
-    meta: dict[str, Any], *, title: str, snapshots: Sequence[dict[str, Any]] = (), notes: Sequence[str] = ()
+    meta: ModelMeta, *, title: str, snapshots: Sequence[ModelMeta] = (), notes: Sequence[str] = ()
 ) -> str:
     """A Markdown model card.
 
     Parameters
     ----------
-    meta : dict
+    meta : ModelMeta
         A calibrated checkpoint's metadata (with ``validation`` and, if evaluated, ``test`` figures).
     title : str
-    snapshots : sequence of dict
+    snapshots : sequence of ModelMeta
         Metadata of calibrated snapshots of the same run (for the epoch table), each with ``epoch`` and ``test``.
     notes : sequence of str
         Extra paragraphs (how the figures were produced, caveats).
@@ -107,11 +127,10 @@ def render_model_card(
     -------
     str
     """
-    recipe, data = meta["recipe"], meta["data"]
-    hours = meta.get("training_seconds", 0) / 3600
-    members = meta.get("members", 1)
-    seeds = f"seeds {', '.join(map(str, meta['member_seeds']))}" if members > 1 else f"seed {recipe['seed']}"
-    epochs = ", ".join(map(str, meta.get("member_epochs", [meta["epoch"]])))
+    recipe, data, members = meta.recipe, meta.data, meta.members
+    hours = (meta.training_seconds or 0.0) / 3600
+    seeds = f"seeds {', '.join(map(str, meta.member_seeds or ()))}" if members > 1 else f"seed {recipe['seed']}"
+    epochs = ", ".join(map(str, meta.member_epochs or [meta.epoch]))
     lines = [
         f"# {title}",
         "",
@@ -120,14 +139,16 @@ def render_model_card(
         "",
         "## Model",
         *_architecture(meta),
-        f"- Input: {meta['input_size']}×{meta['input_size']} px; {meta['input_pipeline']}.",
-        f"- Output: calibrated probability of PNEUMONIA (temperature {meta['temperature']:.3f}); PNEUMONIA when it",
-        f"  is at least **{meta['threshold']:.3f}** ({meta.get('threshold_rule', 'Youden')} on validation).",
+        f"- Input: {meta.input_size}×{meta.input_size} px; {meta.input_pipeline}.",
+        f"- Output: calibrated probability of PNEUMONIA (temperature {meta.temperature:.3f}); PNEUMONIA when it",
+        f"  is at least **{meta.threshold:.3f}** ({meta.threshold_rule or 'Youden'} on validation).",
+        *_band(meta),
         f"- Selected epoch{'s' if members > 1 else ''}: {epochs} of {recipe['epochs']} ({_selection(recipe)}).",
-        f"- Created {meta.get('created', '?')}, torch {meta.get('software', {}).get('torch', '?')}.",
+        f"- Created {meta.created or '?'}, torch {meta.software.get('torch', '?')}.",
         "",
         "## Training",
-        f"- From scratch (ImageNet weights: {'yes' if recipe['pretrained'] else 'no'}); {seeds}.",
+        f"- {'Fine-tuned from ImageNet weights' if recipe['pretrained'] else 'From scratch (no ImageNet weights)'};"
+        f" {seeds}.",
         f"- Data: `{data['root_name']}` train split: {_counts(data['train'])} images for training and a",
         f"  patient-disjoint validation set of {_counts(data['validation'])} ({data['validation_patients']} patients,",
         f"  split seed {recipe['split_seed'] if recipe.get('split_seed') is not None else recipe['seed']})",
@@ -137,7 +158,7 @@ def render_model_card(
         f"  {recipe['weight_decay']}, batch {recipe['batch_size']}, {recipe['epochs']} epochs; class imbalance:",
         f"  {recipe['balance']}; augmentation: {_augmentation(recipe['augment'])}"
         + (f"; mixup (alpha {recipe['mixup']})." if recipe.get("mixup") else "."),
-        f"- Time: {hours:.2f} h on {meta.get('hardware', '?')}"
+        f"- Time: {hours:.2f} h on {meta.hardware or '?'}"
         + (f" (the {members} members one after another)." if members > 1 else "."),
         "",
         "## Figures",
@@ -145,14 +166,14 @@ def render_model_card(
         "once after every choice was made.",
         "",
         *_figures_table(
-            [("validation (from train)", meta["validation"])] + ([("**test**", meta["test"])] if "test" in meta else [])
+            [("validation (from train)", meta.validation)] + ([("**test**", meta.test)] if meta.test else [])
         ),
         "",
     ]
-    if "test" in meta:
+    if meta.test is not None:
         published = [(name, {**f, "n": 624}) for name, f in PUBLISHED.items()]
         lines += ["Published on the same test split:", "", *_figures_table(published), ""]
-        test = meta["test"]
+        test = meta.test
         met = [
             key for key in ("accuracy", "sensitivity", "specificity", "auc")
             if test[key] is not None and test[key] >= next(iter(PUBLISHED.values()))[key]
@@ -165,11 +186,11 @@ def render_model_card(
             "| epochs | this model's recipe: test accuracy | sensitivity | specificity | AUC | seed paper |",
             "|---|---|---|---|---|---|",
         ]
-        for snap in sorted(snapshots, key=lambda s: s["epoch"]):
-            t = snap["test"]
+        for snap in sorted(snapshots, key=lambda s: s.epoch):
+            t = snap.test
             lines.append(
-                f"| {snap['epoch']} | {_pct(t['accuracy'])} | {_pct(t['sensitivity'])} | {_pct(t['specificity'])} | "
-                f"{_num(t['auc'])} | {_pct(SEED_PAPER_EPOCHS.get(snap['epoch']))} |"
+                f"| {snap.epoch} | {_pct(t['accuracy'])} | {_pct(t['sensitivity'])} | {_pct(t['specificity'])} | "
+                f"{_num(t['auc'])} | {_pct(SEED_PAPER_EPOCHS.get(snap.epoch))} |"
             )
         lines.append("")
     lines += [*notes] if notes else []

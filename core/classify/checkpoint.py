@@ -8,19 +8,20 @@ A checkpoint is a plain dictionary (tensors, strings, numbers, lists, dicts only
 temperature, threshold, the data and recipe it was trained with, and its figures. An ensemble
 (:class:`~core.classify.models.Ensemble`) adds ``"members"``, how many classifiers its ``state_dict`` holds.
 Training checkpoints add the optimiser, scheduler and random-generator states under ``"training"`` so a run can
-resume.
+resume. The code reads ``meta`` once, into a :class:`~core.classify.meta.ModelMeta`, and writes one back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from core.classify.data import LABELS
-from core.classify.models import ARCHITECTURES, build_model
+from core.classify.meta import REQUIRED_META, ModelMeta
+from core.classify.models import build_model
 from core.classify.settings import DEFAULT_MODEL_PATH
 from core.errors import ModelError
 from core.store.files import write_atomic
@@ -28,26 +29,24 @@ from core.store.files import write_atomic
 __all__ = [
     "DEFAULT_MODEL_PATH",
     "FORMAT",
+    "REQUIRED_META",
     "VERSION",
-    "architecture_label",
+    "ModelMeta",
     "load_checkpoint",
     "load_model",
+    "read_meta",
     "save_checkpoint",
 ]
 
-#: The shipped default model (its model card, ``MODEL_CARD.md``, sits beside it).
-
 FORMAT = "xray-classifier"
 VERSION = 1
-#: Metadata every usable model checkpoint has.
-REQUIRED_META = ("arch", "input_size", "labels", "temperature", "threshold")
 
 
 def save_checkpoint(
     path: str | Path,
     *,
     model: nn.Module,
-    meta: dict[str, Any],
+    meta: ModelMeta | Mapping[str, Any],
     training: dict[str, Any] | None = None,
     half: bool = False,
 ) -> Path:
@@ -59,8 +58,9 @@ def save_checkpoint(
     ----------
     path : str or Path
     model : nn.Module
-    meta : dict
-        JSON-like metadata (see the module's docstring).
+    meta : ModelMeta or mapping
+        The model's metadata; a mapping is read as :meth:`ModelMeta.from_dict` reads a file's. Either way it is
+        checked as :func:`load_checkpoint` will check it, so that no file is written that cannot be loaded.
     training : dict, optional
         Optimiser and scheduler states, epoch, history: what a resumed run needs.
     half : bool
@@ -70,24 +70,38 @@ def save_checkpoint(
     Returns
     -------
     Path
+
+    Raises
+    ------
+    ModelError
+        Metadata that :meth:`ModelMeta.from_dict` refuses.
     """
+    stored = ModelMeta.from_dict(meta.to_dict() if isinstance(meta, ModelMeta) else meta, source=Path(path).name)
     state = {
         k: (v.detach().to(torch.float16) if half and v.is_floating_point() else v.detach()).cpu().clone()
         for k, v in model.state_dict().items()
     }
-    payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "meta": meta, "state_dict": state}
+    payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "meta": stored.to_dict(), "state_dict": state}
     if training is not None:
         payload["training"] = training
     return write_atomic(path, lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint safely (``weights_only=True``) and check that it is one of ours, of this version.
+    """Read a checkpoint safely (``weights_only=True``), check that it is one of ours, of this version, and read its
+    metadata.
+
+    Returns
+    -------
+    dict
+        The file's payload, its ``"meta"`` read into a :class:`ModelMeta` (so the payload is not for
+        ``torch.save`` as it is: write checkpoints with :func:`save_checkpoint`).
 
     Raises
     ------
     ModelError
-        Missing file, not a checkpoint, another format or version, missing metadata.
+        Missing file, not a checkpoint, another format or version, metadata that :meth:`ModelMeta.from_dict`
+        refuses.
     """
     path = Path(path)
     if not path.is_file():
@@ -105,30 +119,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"'{path.name}' is a version {payload.get('version')} checkpoint; this code reads version {VERSION}. "
             "Retrain the model with this version of the application."
         )
-    meta = payload.get("meta")
-    missing = [key for key in REQUIRED_META if not isinstance(meta, dict) or key not in meta]
-    if missing:
-        raise ModelError(f"'{path.name}' lacks metadata: {', '.join(missing)}.")
-    if tuple(meta["labels"]) != LABELS:
-        raise ModelError(f"'{path.name}' was trained for labels {meta['labels']}, not {list(LABELS)}.")
-    if meta["arch"] not in ARCHITECTURES:
-        raise ModelError(
-            f"'{path.name}' uses architecture '{meta['arch']}', which this code does not know "
-            f"({', '.join(ARCHITECTURES)})."
-        )
-    members = meta.get("members", 1)
-    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
-        raise ModelError(f"'{path.name}' says it holds {members!r} models; expected a whole number of at least 1.")
-    return payload
+    return {**payload, "meta": ModelMeta.from_dict(payload.get("meta"), source=path.name)}
 
 
-def architecture_label(meta: dict[str, Any]) -> str:
-    """``"xraynet"``, or ``"3 × xraynet"`` for an ensemble of three: a checkpoint's architecture in one phrase."""
-    members = meta.get("members", 1)
-    return f"{members} × {meta['arch']}" if members > 1 else str(meta["arch"])
+def read_meta(path: str | Path) -> ModelMeta:
+    """A checkpoint's metadata, checked, without building its model.
+
+    Raises
+    ------
+    ModelError
+        As :func:`load_checkpoint`.
+    """
+    return load_checkpoint(path)["meta"]
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     """The model of a checkpoint, in evaluation mode and float32, with its metadata.
 
     Raises
@@ -137,14 +142,14 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         As :func:`load_checkpoint`, or weights that do not fit the architecture the code builds.
     """
     payload = load_checkpoint(path)
-    meta = payload["meta"]
-    model = build_model(meta["arch"], members=meta.get("members", 1))
+    meta: ModelMeta = payload["meta"]
+    model = build_model(meta.arch, members=meta.members)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ModelError(
-            f"The weights in '{Path(path).name}' do not fit the '{meta['arch']}' architecture of this code: "
+            f"The weights in '{Path(path).name}' do not fit the '{meta.arch}' architecture of this code: "
             f"{str(error).splitlines()[0]} Retrain the model with this version of the application."
         ) from error
     return model.eval(), meta

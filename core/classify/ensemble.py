@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.checkpoint import ModelMeta, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.models import Ensemble
 from core.classify.train import TrainConfig, data_fingerprint, dataset_splits, finalize
@@ -41,7 +41,7 @@ def _apart_from_seeds(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items() if k not in ("seed", "split_seed")}
 
 
-def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = False) -> dict[str, Any]:
+def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = False) -> ModelMeta:
     """Write an (uncalibrated) ensemble of trained checkpoints to ``out``; calibrate it with ``finalize`` next.
 
     Parameters
@@ -54,7 +54,7 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
 
     Returns
     -------
-    dict
+    ModelMeta
         The ensemble's metadata: the first member's, with ``members``, ``member_seeds``, ``member_epochs`` and the
         members' summed ``training_seconds``; its ``history`` is the first member's.
 
@@ -68,15 +68,15 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
     paths = [Path(p) for p in checkpoints]
     if len(paths) < 2:
         raise InputError(f"An ensemble needs at least two models; got {len(paths)}.")
-    metas = [load_checkpoint(p)["meta"] for p in paths]
+    metas = [read_meta(p) for p in paths]
     first = metas[0]
     for path, meta in zip(paths, metas, strict=True):
-        if meta.get("members", 1) != 1:
+        if meta.members != 1:
             raise InputError(f"'{path}' is already an ensemble; combine the single models it was made of.")
-        differing = [key for key in _SHARED if meta.get(key) != first.get(key)]
-        if _apart_from_seeds(meta["recipe"]) != _apart_from_seeds(first["recipe"]):
+        differing = [key for key in _SHARED if getattr(meta, key) != getattr(first, key)]
+        if _apart_from_seeds(meta.recipe) != _apart_from_seeds(first.recipe):
             differing.append("recipe (beyond the seed)")
-        if _validation_seed(meta["recipe"]) != _validation_seed(first["recipe"]):  # the rest of the split: recipe
+        if _validation_seed(meta.recipe) != _validation_seed(first.recipe):  # the rest of the split: recipe
             differing.append("validation split (train them with the same --split-seed)")
         if differing:
             raise InputError(
@@ -85,24 +85,27 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
             )
     members = [load_model(p)[0] for p in paths]
     ensemble = Ensemble(members)
-    meta = {
-        **{k: v for k, v in first.items() if k not in ("validation", "test", "threshold_rule")},
-        "members": len(members),
-        "member_seeds": [m["recipe"]["seed"] for m in metas],
-        "member_epochs": [m["epoch"] for m in metas],
-        "training_seconds": sum(m.get("training_seconds", 0.0) for m in metas),
-        "temperature": 1.0,
-        "threshold": 0.5,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "software": {"torch": str(torch.__version__)},
-    }
+    meta = first.with_(
+        validation=None,
+        test=None,
+        threshold_rule=None,
+        members=len(members),
+        member_seeds=tuple(m.recipe["seed"] for m in metas),
+        member_epochs=tuple(m.epoch for m in metas),
+        training_seconds=sum(m.training_seconds or 0.0 for m in metas),
+        temperature=1.0,
+        threshold=0.5,
+        borderline=0.0,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        software={"torch": str(torch.__version__)},
+    )
     save_checkpoint(out, model=ensemble, meta=meta, half=half)
     return meta
 
 
 def build_ensemble(
     checkpoints: Sequence[str | Path], *, data: str | Path, out: str | Path, half: bool = False
-) -> dict[str, Any]:
+) -> ModelMeta:
     """An ensemble calibrated on its members' validation split, written to ``out``, then reported on test.
 
     As at the end of training, the test split (when the data folder has one) is evaluated after every choice is
@@ -120,7 +123,7 @@ def build_ensemble(
 
     Returns
     -------
-    dict
+    ModelMeta
         The calibrated ensemble's metadata, with its ``validation`` and (when there is a test split) ``test`` figures.
 
     Raises
@@ -133,9 +136,9 @@ def build_ensemble(
     with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         raw = Path(scratch) / "ensemble.pt"
         meta = combine(checkpoints, raw, half=half)
-        config = TrainConfig.from_recipe(meta["recipe"], data=data)
+        config = TrainConfig.from_recipe(meta.recipe, data=data)
         splits = dataset_splits(config)
-        if data_fingerprint(splits, data) != meta["data"]["fingerprint"]:
+        if data_fingerprint(splits, data) != meta.data["fingerprint"]:
             raise InputError(
                 f"'{data}' is not the data the members were trained on (other files in train/): their validation "
                 "split cannot be rebuilt from it."

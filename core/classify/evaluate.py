@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.classify.calibration import sigmoid
+from core.classify.calibration import in_band, sigmoid
 from core.classify.checkpoint import load_model
 from core.classify.data import SPLITS, count_labels, load_images, scan_dataset
 from core.classify.metrics import binary_metrics, bootstrap_interval, expected_calibration_error, roc_points
@@ -47,12 +47,19 @@ def predict_logits(model: nn.Module, images: np.ndarray | torch.Tensor, *, batch
 
 
 def evaluate_arrays(
-    logits: np.ndarray, labels: np.ndarray, *, temperature: float, threshold: float, bootstrap: bool = True
+    logits: np.ndarray,
+    labels: np.ndarray,
+    *,
+    temperature: float,
+    threshold: float,
+    band: float = 0.0,
+    bootstrap: bool = True,
 ) -> dict[str, Any]:
     """All reported figures of a model's logits on labelled images.
 
     Those of :func:`~core.classify.metrics.binary_metrics`, plus ``ece`` (after temperature scaling), ``roc`` (the
-    ROC curve's points, when both classes are present) and, with ``bootstrap``, ``ci95``: 95 % percentile intervals
+    ROC curve's points, when both classes are present), ``borderline`` (with a band: how many images fall in it,
+    and the accuracy of those inside and outside it) and, with ``bootstrap``, ``ci95``: 95 % percentile intervals
     of accuracy and AUC.
     """
     probabilities = sigmoid(np.asarray(logits) / temperature)
@@ -60,9 +67,33 @@ def evaluate_arrays(
     figures["ece"] = expected_calibration_error(labels, probabilities)
     if 0 < int(np.sum(labels)) < len(labels):
         figures["roc"] = roc_points(labels, probabilities)
+    if band > 0.0:
+        figures["borderline"] = borderline_figures(labels, probabilities, threshold=threshold, band=band)
     if bootstrap:
         figures["ci95"] = bootstrap_interval(labels, probabilities, threshold=threshold)
     return figures
+
+
+def borderline_figures(
+    labels: np.ndarray, probabilities: np.ndarray, *, threshold: float, band: float
+) -> dict[str, float | int | None]:
+    """How many images fall in the borderline band, and how often the verdict is right inside and outside it.
+
+    Returns
+    -------
+    dict
+        ``count`` (in the band), ``n``, ``accuracy_inside`` and ``accuracy_outside`` (``None`` for an empty side).
+    """
+    labels = np.asarray(labels).astype(bool)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    correct = (probabilities >= threshold) == labels
+    inside = in_band(probabilities, threshold, band)
+
+    def accuracy(mask: np.ndarray) -> float | None:
+        return float(correct[mask].mean()) if mask.any() else None
+
+    return {"count": int(inside.sum()), "n": int(labels.size), "accuracy_inside": accuracy(inside),
+            "accuracy_outside": accuracy(~inside)}  # fmt: skip
 
 
 def evaluate_model(model_path: str | Path, data: str | Path, *, split: str = "test") -> dict[str, Any]:
@@ -87,20 +118,21 @@ def evaluate_model(model_path: str | Path, data: str | Path, *, split: str = "te
     started = time.perf_counter()
     model, meta = load_model(model_path)
     records = scan_dataset(data, splits=(split,))[split]
-    images, labels = load_images(records, prepare=partial(model_input, size=meta["input_size"]))
+    images, labels = load_images(records, prepare=partial(model_input, size=meta.input_size))
     logits = predict_logits(model, images)
-    figures = evaluate_arrays(logits, labels, temperature=meta["temperature"], threshold=meta["threshold"])
+    figures = evaluate_arrays(logits, labels, temperature=meta.temperature, threshold=meta.threshold,
+                              band=meta.borderline)  # fmt: skip
     return {
         **figures,
         "split": split,
         "counts": count_labels(records),
         "model": {
             "file": Path(model_path).name,
-            "arch": meta["arch"],
-            "members": meta.get("members", 1),
-            "epoch": meta.get("epoch"),
-            "created": meta.get("created"),
-            "temperature": meta["temperature"],
+            "arch": meta.arch,
+            "members": meta.members,
+            "epoch": meta.epoch,
+            "created": meta.created,
+            "temperature": meta.temperature,
         },
         "seconds": time.perf_counter() - started,
     }

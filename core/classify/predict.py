@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.classify.calibration import sigmoid
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, architecture_label, load_model
+from core.classify.calibration import band_edges, sigmoid
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta, load_model
 from core.classify.data import LABELS
 from core.classify.transforms import model_input
 from core.store.files import file_version
-from core.types import Prediction, XRay
+from core.types import BORDERLINE_ACCURACY, Prediction, XRay
 
 __all__ = ["Classifier"]
 
@@ -30,28 +30,59 @@ class Classifier:
 
     def __init__(self, path: str | Path = DEFAULT_MODEL_PATH) -> None:
         self.path = Path(path)
-        self.model, self.meta = load_model(self.path)
+        self.model, meta = load_model(self.path)
+        #: The checkpoint's metadata.
+        self.meta: ModelMeta = meta
         #: The first 12 hex digits of the checkpoint file's SHA-256: which weights decided, whatever the file name.
         self.version: str = file_version(self.path)
-        self.input_size: int = self.meta["input_size"]
-        self.temperature: float = self.meta["temperature"]
-        self.threshold: float = self.meta["threshold"]
+        self.input_size: int = meta.input_size
+        self.temperature: float = meta.temperature
+        self.threshold: float = meta.threshold
+        #: The borderline band as probabilities ``(low, high)``; ``None`` when the model has none.
+        self.band: tuple[float, float] | None = band_edges(meta.threshold, meta.borderline) if meta.borderline else None
 
     @property
     def description(self) -> str:
         """``"default.pt (xraynet, epoch 41, 2026-11-24)"``; ``"(3 × xraynet, epoch 50, ...)"`` for an ensemble."""
-        created = str(self.meta.get("created", ""))[:10]
-        return f"{self.path.name} ({self.architecture}, epoch {self.meta.get('epoch', '?')}, {created})"
+        created = (self.meta.created or "")[:10]
+        epoch = "?" if self.meta.epoch is None else self.meta.epoch
+        return f"{self.path.name} ({self.architecture}, epoch {epoch}, {created})"
 
     @property
     def architecture(self) -> str:
         """``"xraynet"``, or ``"3 × xraynet"`` for an ensemble of three."""
-        return architecture_label(self.meta)
+        return self.meta.architecture_label
 
     @property
     def test_figures(self) -> dict[str, Any] | None:
         """The model's recorded figures on the held-out test split, if it was evaluated on one."""
-        return self.meta.get("test")
+        return self.meta.test
+
+    @property
+    def threshold_purpose(self) -> str:
+        """What the threshold was chosen for, as a phrase: "set on validation data for ..."."""
+        rule, figures = self.meta.threshold_rule, self.meta.validation or {}
+        there = ""
+        if "sensitivity" in figures and "specificity" in figures:
+            there = (f": {100 * figures['sensitivity']:.1f} % sensitivity and {100 * figures['specificity']:.1f} % "
+                     "specificity there")  # fmt: skip
+        if rule and rule.startswith("sensitivity >="):
+            target = float(rule.split(">=")[1])
+            return f"set on validation data for at least {100 * target:.0f} % sensitivity{there}"
+        if rule:
+            return f"set on validation data for the best sum of sensitivity and specificity ({rule}){there}"
+        return "not chosen on data (the model was not calibrated)"
+
+    def rule(self) -> str:
+        """The decision rule in a sentence or two: threshold, what it was set for, and the borderline band."""
+        text = (f"PNEUMONIA when the pneumonia score (the calibrated probability of pneumonia) is at least "
+                f"{self.threshold:.3f}, a threshold {self.threshold_purpose}.")  # fmt: skip
+        if self.band is not None:
+            low, high = self.band
+            share = f"{100 * BORDERLINE_ACCURACY:.0f} %"
+            text += (f" Scores between {low:.3f} and {high:.3f} read \"borderline: review\": there the model was "
+                     f"right on fewer than {share} of validation images.")  # fmt: skip
+        return text
 
     def prepare(self, xray: XRay) -> np.ndarray:
         """The image as the model sees it: ``(S, S)`` float32 in ``[0, 1]``."""
@@ -72,7 +103,8 @@ class Classifier:
         p = float(probability)
         label = LABELS[1] if p >= self.threshold else LABELS[0]
         return Prediction(label=label, probabilities={LABELS[0]: 1.0 - p, LABELS[1]: p}, threshold=self.threshold,
-                          model=self.description)  # fmt: skip
+                          model=self.description, band=self.band,
+                          threshold_purpose=self.threshold_purpose)  # fmt: skip
 
     def predict(self, xrays: Sequence[XRay]) -> list[Prediction]:
         """Verdicts for several X-rays (one forward pass)."""

@@ -181,13 +181,29 @@ class TrainConfig:
 
     @classmethod
     def from_recipe(cls, recipe: dict[str, Any], *, data: str | Path, out: str | Path = "") -> TrainConfig:
-        """The settings of a stored recipe (a checkpoint's ``meta["recipe"]``) over ``data``: the same splits."""
+        """The settings of a stored recipe (a checkpoint's ``ModelMeta.recipe``) over ``data``: the same splits."""
         return cls(data=str(data), out=str(out), **{**recipe, "snapshot_epochs": tuple(recipe["snapshot_epochs"])})
 
     @property
     def validation_seed(self) -> int:
         """The seed of the validation split."""
         return self.seed if self.split_seed is None else self.split_seed
+
+    def command_line(self, **shown: str) -> str:
+        """The ``python -m core train`` command that trains this recipe: every setting away from its default, with
+        ``DATA`` and ``RUN`` for the folders (the flags are the fields' own, as the command line is built).
+        ``shown`` writes some settings as placeholders, e.g. ``seed="SEED"``."""
+        parts = ["python -m core train --data DATA --out RUN"]
+        for spec in dataclasses.fields(self):
+            value = shown.get(spec.name, getattr(self, spec.name))
+            if spec.name in ("data", "out", "threads", "device") or (spec.name not in shown and value == spec.default):
+                continue
+            flag = spec.metadata.get("flag", "--" + spec.name.replace("_", "-"))
+            if value is True:
+                parts.append(flag)
+            else:
+                parts.append(f"{flag} {' '.join(map(str, value)) if isinstance(value, tuple) else value}")
+        return " ".join(parts)
 
     def recipe(self) -> dict[str, Any]:
         """The settings that define what is trained (no paths, threads or device)."""

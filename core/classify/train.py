@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
-from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.calibration import choose_band, choose_threshold, fit_temperature, sigmoid
+from core.classify.checkpoint import ModelMeta, load_checkpoint, load_model, save_checkpoint
 from core.classify.data import LABELS, ImageRecord, count_labels, load_images, scan_dataset, split_by_patient
 from core.classify.distributed import World, all_sum, barrier, process_group, shard, world_from_environment
 from core.classify.evaluate import evaluate_arrays, predict_logits
@@ -205,8 +205,9 @@ def finalize(
     out: str | Path | None = None,
     half: bool = False,
     history: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Fit temperature and threshold on validation images, then (only then) report figures on test images.
+) -> ModelMeta:
+    """Fit temperature, threshold and borderline band on validation images, then (only then) report figures on test
+    images.
 
     Parameters
     ----------
@@ -227,26 +228,29 @@ def finalize(
 
     Returns
     -------
-    dict
+    ModelMeta
         The checkpoint's new metadata.
     """
     model, meta = load_model(checkpoint)
     val_images, val_labels = validation
     val_logits = predict_logits(model, val_images)
     temperature = fit_temperature(val_logits, val_labels)
-    threshold = choose_threshold(val_labels, sigmoid(val_logits / temperature), target_sensitivity=target_sensitivity)
-    meta = {
-        **meta,
-        "temperature": temperature,
-        "threshold": threshold,
-        "threshold_rule": f"sensitivity >= {target_sensitivity}" if target_sensitivity else "Youden's J",
-        "validation": evaluate_arrays(val_logits, val_labels, temperature=temperature, threshold=threshold),
-    }
+    val_probabilities = sigmoid(val_logits / temperature)
+    threshold = choose_threshold(val_labels, val_probabilities, target_sensitivity=target_sensitivity)
+    band = choose_band(val_labels, val_probabilities, threshold)
+    calibration = {"temperature": temperature, "threshold": threshold, "band": band}
+    meta = meta.with_(
+        temperature=temperature,
+        threshold=threshold,
+        borderline=band,
+        threshold_rule=f"sensitivity >= {target_sensitivity}" if target_sensitivity else "Youden's J",
+        validation=evaluate_arrays(val_logits, val_labels, **calibration),
+    )
     if history is not None:
-        meta["history"] = history
+        meta = meta.with_(history=history)
     if test is not None:
         test_logits = predict_logits(model, test[0])
-        meta["test"] = evaluate_arrays(test_logits, test[1], temperature=temperature, threshold=threshold)
+        meta = meta.with_(test=evaluate_arrays(test_logits, test[1], **calibration))
     save_checkpoint(out or checkpoint, model=model, meta=meta, half=half)
     return meta
 
@@ -274,7 +278,7 @@ def _resume_state(config: TrainConfig, last: Path) -> dict[str, Any] | None:
         return None
     payload = load_checkpoint(last)
     defaults = TrainConfig(data="", out="").recipe()
-    saved = {**defaults, **payload["meta"].get("recipe", {})}  # settings added since then: their defaults
+    saved = {**defaults, **payload["meta"].recipe}  # settings added since then: their defaults
     differences = sorted(k for k in set(saved) | set(config.recipe()) if saved.get(k) != config.recipe().get(k))
     if differences:
         raise InputError(
@@ -344,29 +348,29 @@ def _train(
     batch = _batch_per_process(config, world)
     steps = sum(1 for s in range(0, per_process, batch) if per_process - s >= 2)
     state = TrainingState(config, model, steps_per_epoch=steps)
-    meta: dict[str, Any] = {
-        "arch": config.arch,
-        "input_size": config.input_size,
-        "input_pipeline": "grey [0,1] -> median 3x3 -> stretched to S x S (area) -> per-image standardisation",
-        "labels": list(LABELS),
-        "positive_label": "PNEUMONIA",
-        "temperature": 1.0,
-        "threshold": 0.5,
-        "recipe": config.recipe(),
-        "data": {
+    meta = ModelMeta(
+        arch=config.arch,
+        input_size=config.input_size,
+        input_pipeline="grey [0,1] -> median 3x3 -> stretched to S x S (area) -> per-image standardisation",
+        labels=LABELS,
+        positive_label="PNEUMONIA",
+        temperature=1.0,
+        threshold=0.5,
+        recipe=config.recipe(),
+        data={
             "root_name": root.name,
             "fingerprint": data_fingerprint(splits, root),
             "train": count_labels(splits.train),
             "validation": count_labels(splits.validation),
             "validation_patients": len({r.patient for r in splits.validation}),
         },
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "software": {"torch": str(torch.__version__)},
-    }
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        software={"torch": str(torch.__version__)},
+    )
     resumed = _resume_state(config, out / "last.pt")
     if resumed is not None:
         state.restore(resumed)
-        meta["created"] = resumed["meta"]["created"]
+        meta = meta.with_(created=resumed["meta"].created)
         log(f"resuming after epoch {state.epochs_done} of {config.epochs}")
     evaluated, history = state.evaluated, state.history  # what is validated, saved and shipped; the epochs' records
     net = model
@@ -402,8 +406,7 @@ def _train(
         }
         history.append(record)
         hardware = _hardware(device) if world.size == 1 else f"{world.size} processes × {_hardware(device)}"
-        epoch_meta = {**meta, "epoch": epoch, "history": history, "training_seconds": state.seconds,
-                      "hardware": hardware}  # fmt: skip
+        epoch_meta = meta.with_(epoch=epoch, history=history, training_seconds=state.seconds, hardware=hardware)
         if record["val_loss"] < state.best_loss:
             state.best_loss = record["val_loss"]
             save_checkpoint(out / "best.pt", model=evaluated, meta=epoch_meta)
@@ -432,9 +435,9 @@ def _train(
     meta = finalize(chosen, validation=validation, test=test, out=out / "model.pt",
                     target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     log(
-        f"model.pt: epoch {meta['epoch']}, temperature {meta['temperature']:.3f}, threshold {meta['threshold']:.3f}; "
-        f"validation accuracy {meta['validation']['accuracy']:.4f} AUC {meta['validation']['auc']:.4f}"
-        + (f"; test accuracy {meta['test']['accuracy']:.4f} AUC {meta['test']['auc']:.4f}" if test else "")
+        f"model.pt: epoch {meta.epoch}, temperature {meta.temperature:.3f}, threshold {meta.threshold:.3f}; "
+        f"validation accuracy {meta.validation['accuracy']:.4f} AUC {meta.validation['auc']:.4f}"
+        + (f"; test accuracy {meta.test['accuracy']:.4f} AUC {meta.test['auc']:.4f}" if meta.test else "")
     )
     return out / "model.pt"
 

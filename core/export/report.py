@@ -41,10 +41,8 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
     height, width = xray.shape
     test = model.get("test") or {}
     lines = [
-        f"Verdict: {prediction.label}",
-        f"P(NORMAL) = {prediction.probabilities['NORMAL']:.3f}    P(PNEUMONIA) = "
-        f"{prediction.probabilities['PNEUMONIA']:.3f}    decision threshold on P(PNEUMONIA) = "
-        f"{prediction.threshold:.3f}",
+        f"Verdict: {prediction.reading}",
+        prediction.explanation(),
         "",
         f"File: {xray.name} ({xray.source_format}, {width}×{height} px)    SHA-256: {xray.sha256[:16]}…",
         f"Reported: {created.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,7 @@ class _PredictionRow(Base):
     p_normal: Mapped[float] = mapped_column(Float)
     p_pneumonia: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    borderline: Mapped[bool] = mapped_column(Boolean, default=False)
     model: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(64), index=True)
     warnings: Mapped[str] = mapped_column(Text, default="[]")
@@ -49,6 +50,9 @@ class StoredPrediction:
         The file's name and the SHA-256 of its bytes.
     label : str
     p_normal, p_pneumonia, threshold : float
+    borderline : bool
+        Whether the score lay in the model's borderline band (the verdict read "borderline: review"); records made
+        before the band existed read False.
     model : str
         The model's description (file, architecture, epoch, date).
     model_version : str
@@ -67,10 +71,16 @@ class StoredPrediction:
     p_normal: float
     p_pneumonia: float
     threshold: float
+    borderline: bool
     model: str
     model_version: str
     warnings: tuple[str, ...]
     has_image: bool
+
+    @property
+    def reading(self) -> str:
+        """How the verdict read: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
+        return f"borderline: review (leans {self.label})" if self.borderline else self.label
 
 
 class PredictionStore:
@@ -105,6 +115,7 @@ class PredictionStore:
             p_normal=float(prediction.probabilities["NORMAL"]),
             p_pneumonia=float(prediction.probabilities["PNEUMONIA"]),
             threshold=float(prediction.threshold),
+            borderline=prediction.borderline,
             model=prediction.model[:255],
             model_version=model_version,
             warnings=json.dumps([_storable(w) for w in warnings]),
@@ -126,6 +137,7 @@ class PredictionStore:
         name_contains: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
+        borderline: bool | None = None,
         limit: int = 10_000,
     ) -> list[StoredPrediction]:
         """Records matching every given filter, newest first.
@@ -139,6 +151,8 @@ class PredictionStore:
             Case-insensitive part of the file name.
         since, until : datetime, optional
             Creation time bounds (inclusive, exclusive); naive times are taken as UTC.
+        borderline : bool, optional
+            Keep only the verdicts in (``True``) or out of (``False``) their model's borderline band.
         limit : int
         """
         statement = select(_PredictionRow, _PredictionRow.image.isnot(None))
@@ -148,6 +162,8 @@ class PredictionStore:
             statement = statement.where(_PredictionRow.model_version == model_version)
         if name_contains:
             statement = statement.where(_PredictionRow.file_name.icontains(name_contains, autoescape=True))
+        if borderline is not None:
+            statement = statement.where(_PredictionRow.borderline.is_(borderline))
         if since is not None:
             statement = statement.where(_PredictionRow.created >= as_utc(since))
         if until is not None:
@@ -181,6 +197,7 @@ def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
         p_normal=row.p_normal,
         p_pneumonia=row.p_pneumonia,
         threshold=row.threshold,
+        borderline=bool(row.borderline),
         model=row.model,
         model_version=row.model_version,
         warnings=tuple(json.loads(row.warnings or "[]")),

@@ -15,15 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, LargeBinary, String, Text, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classify.meta import ModelMeta
 from core.store.db import Base, StoreError, as_utc, data_home, database_failure, reaching_database, session_factory
 from core.store.files import file_version, write_atomic
 
@@ -62,8 +61,8 @@ class RegisteredModel:
     arch : str
     added : datetime
         When it joined the registry (UTC).
-    meta : mapping
-        The checkpoint's metadata without its training history: ``recipe``, ``epoch``, ``validation``, ``test``...
+    meta : ModelMeta
+        The checkpoint's metadata without its training history (``history`` is ``None``).
     active : bool
     """
 
@@ -72,14 +71,15 @@ class RegisteredModel:
     path: Path
     arch: str
     added: dt.datetime
-    meta: Mapping[str, Any]
+    meta: ModelMeta
     active: bool
 
 
 def _entry(row: _ModelRow) -> RegisteredModel:
     return RegisteredModel(version=row.version, name=row.name, path=Path(row.path), arch=row.arch,
                            added=as_utc(row.added),
-                           meta=json.loads(row.meta), active=row.active)  # fmt: skip
+                           meta=ModelMeta.from_dict(json.loads(row.meta), source=row.name),
+                           active=row.active)  # fmt: skip
 
 
 class ModelRegistry:
@@ -94,15 +94,15 @@ class ModelRegistry:
     def __init__(self, url: str | None = None) -> None:
         self._sessions = session_factory(url)
 
-    def register(self, path: str | Path, meta: Mapping[str, Any], *, name: str | None = None) -> RegisteredModel:
-        """Add a checkpoint (its metadata read by the caller, e.g. with ``load_checkpoint``); idempotent.
+    def register(self, path: str | Path, meta: ModelMeta, *, name: str | None = None) -> RegisteredModel:
+        """Add a checkpoint (its metadata read by the caller, e.g. with ``read_meta``); idempotent.
 
         Parameters
         ----------
         path : str or Path
             The checkpoint file; it must exist.
-        meta : mapping
-            Its metadata (``arch`` at least); the training history is left out of the registry.
+        meta : ModelMeta
+            Its metadata; the training history is left out of the registry.
         name : str, optional
             Shown in lists; the file's stem by default.
         """
@@ -110,8 +110,8 @@ class ModelRegistry:
         if not path.is_file():
             raise StoreError(f"No model file at '{path}' to register.")
         version = file_version(path)
-        kept = {key: value for key, value in meta.items() if key != "history"}
-        row = _ModelRow(version=version, name=(name or path.stem)[:120], path=str(path), arch=str(meta["arch"]),
+        kept = meta.with_(history=None).to_dict()
+        row = _ModelRow(version=version, name=(name or path.stem)[:120], path=str(path), arch=meta.arch,
                         added=dt.datetime.now(dt.UTC), meta=json.dumps(kept, default=str), active=False)  # fmt: skip
         data = path.read_bytes()
         try:

@@ -71,7 +71,7 @@ def test_a_job_trains_in_the_background_and_its_model_joins_the_registry(db_url,
     assert progress.epochs_done == progress.epochs_total == 2 and progress.fraction == 1.0
     assert {"train_accuracy", "val_accuracy", "val_loss"} <= set(progress.history[0])
     entry = ModelRegistry(runner.url).get(done.model_version)
-    assert entry.path == (done.out / "model.pt").resolve() and "accuracy" in entry.meta["test"]
+    assert entry.path == (done.out / "model.pt").resolve() and "accuracy" in entry.meta.test
     assert "registered" in done.message and "loaded" in done.log_tail()
 
 

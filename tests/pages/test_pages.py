@@ -137,6 +137,8 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     assert "not an image" in app.error[0].value
     verdicts = [m.value for m in app.metric if m.label == "Verdict"]
     assert verdicts == ["NORMAL", "PNEUMONIA"]
+    explained = [m.value for m in app.markdown if m.value.startswith("Pneumonia score")]
+    assert len(explained) == 2 and all("threshold" in text and "set on validation data" in text for text in explained)
     assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
     assert len(app.get("download_button")) == 1 + 3 * 2  # the CSV; per image a PNG and a PDF report, a GLB relief
     records = PredictionStore().query()
@@ -226,7 +228,7 @@ def test_activating_a_model_switches_what_diagnose_uses(tmp_path):
     from core.store.registry import ModelRegistry
 
     model, meta = load_model(DEFAULT_MODEL_PATH)
-    other = save_checkpoint(tmp_path / "retrained.pt", model=model, meta={**meta, "epoch": 99})
+    other = save_checkpoint(tmp_path / "retrained.pt", model=model, meta=meta.with_(epoch=99))
     registry = ModelRegistry()
     entry = registry.register(other, meta)
     try:
@@ -238,6 +240,37 @@ def test_activating_a_model_switches_what_diagnose_uses(tmp_path):
         registry.deactivate()  # back to the shipped default for the other tests
     app = _run("pages/diagnose.py")
     assert "default.pt" in " ".join(c.value for c in app.caption)
+
+
+def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_history(tmp_path):
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model, save_checkpoint
+    from core.samples import list_samples
+    from core.store.predictions import PredictionStore
+    from core.store.registry import ModelRegistry
+
+    model, meta = load_model(DEFAULT_MODEL_PATH)
+    wide = meta.with_(borderline=50.0)  # every score is borderline
+    registry = ModelRegistry()
+    entry = registry.register(save_checkpoint(tmp_path / "wide_band.pt", model=model, meta=wide), wide)
+    try:
+        registry.activate(entry.version)
+        pneumonia = next(s for s in list_samples() if s.label == "PNEUMONIA")
+        app = _run("pages/diagnose.py")
+        app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
+        assert not app.exception, [e.message for e in app.exception]
+        assert [m.value for m in app.metric if m.label == "Verdict"] == ["Borderline: review"]
+        reading = app.dataframe[0].value["Verdict"].iloc[0]
+        assert reading.startswith("borderline: review (leans ")
+        assert any("borderline band" in m.value and "review the image" in m.value for m in app.markdown)
+        assert any('read "borderline: review"' in c.value for c in app.caption)
+        (record,) = PredictionStore().query(model_version=entry.version)
+        assert record.borderline and record.reading == reading
+        history = _run("pages/history.py")
+        assert reading in list(history.dataframe[0].value["Verdict"])
+        history.checkbox(key="history_borderline").check().run()
+        assert set(history.dataframe[0].value["Verdict"]) == {reading}
+    finally:
+        registry.deactivate()
 
 
 ADMIN_PASSWORD = "correct horse battery"
@@ -305,9 +338,9 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     job = runner.get(job.id)
     assert job.status == "succeeded", job.log_tail()
     entry = ModelRegistry().get(job.model_version)
-    assert entry.meta["recipe"]["input_size"] == 64 and "accuracy" in entry.meta["test"]
-    assert entry.meta["arch"] == "efficientnet_lite0" and entry.meta["recipe"]["pretrained"]
-    assert entry.meta["recipe"]["mixup"] == 0.4  # the page's toggle reached the recipe
+    assert entry.meta.recipe["input_size"] == 64 and "accuracy" in entry.meta.test
+    assert entry.meta.arch == "efficientnet_lite0" and entry.meta.recipe["pretrained"]
+    assert entry.meta.recipe["mixup"] == 0.4  # the page's toggle reached the recipe
     models = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
     assert job.model_version in list(models.dataframe[0].value["Version"])
 
@@ -315,13 +348,13 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
 def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
     admin_hash, shared_data, quick_model, second_member
 ):
-    from core.classify.checkpoint import load_checkpoint
+    from core.classify.checkpoint import read_meta
     from core.store.registry import ModelRegistry
 
     registry = ModelRegistry()
     members = []
     for seed, path in enumerate((quick_model, second_member)):  # two runs alike but for their seed
-        members.append(registry.register(path, load_checkpoint(path)["meta"], name=f"member {seed}"))
+        members.append(registry.register(path, read_meta(path), name=f"member {seed}"))
     app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
     app.multiselect(key="models_members").set_value([m.version for m in members])
     app.text_input(key="models_ensemble_data").set_value(str(shared_data / "chest_xray"))

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.classify.calibration import choose_threshold, fit_temperature, sigmoid
+from core.classify.calibration import (
+    BAND_ACCURACY,
+    BAND_MINIMUM_IMAGES,
+    band_edges,
+    choose_band,
+    choose_threshold,
+    fit_temperature,
+    in_band,
+    logit,
+    sigmoid,
+)
 from core.classify.metrics import binary_metrics, expected_calibration_error
 from core.errors import InputError
 
@@ -63,3 +73,51 @@ def test_one_class_cannot_be_calibrated():
         fit_temperature(np.array([1.0, 2.0]), np.array([1, 1]))
     with pytest.raises(InputError, match="both classes"):
         choose_threshold(np.array([0, 0]), np.array([0.1, 0.2]))
+
+
+def _scores_at(distances: np.ndarray, threshold: float) -> np.ndarray:
+    """Probabilities at these signed log-odds distances from the threshold."""
+    return sigmoid(logit(threshold) + distances)
+
+
+def test_band_holds_the_images_near_the_threshold_that_are_mostly_misclassified():
+    threshold = 0.3
+    # 12 images within 0.05..0.6 log-odds: half of them wrong; beyond 1.0 log-odds: all right
+    near = np.linspace(0.05, 0.6, 12) * np.where(np.arange(12) % 2, 1, -1)
+    far = np.concatenate([np.linspace(1.0, 4.0, 40), -np.linspace(1.0, 4.0, 40)])
+    distances = np.concatenate([near, far])
+    labels = (distances >= 0).astype(int)
+    labels[:12:2] = 1 - labels[:12:2]  # every other near image is on the wrong side
+    band = choose_band(labels, _scores_at(distances, threshold), threshold)
+    # the band closes between the 12th image (0.6, accuracy 50 %) and the first of the far ones (1.0)...
+    inside = np.abs(distances) < band
+    assert inside.sum() >= BAND_MINIMUM_IMAGES
+    assert ((distances[inside] >= 0) == labels[inside].astype(bool)).mean() < BAND_ACCURACY
+    # ...at the largest such distance: one image more and the accuracy reaches 80 %
+    assert 0.6 < band < 4.0
+    low, high = band_edges(threshold, band)
+    assert low < threshold < high
+    assert in_band(threshold, threshold, band) and in_band(high - 1e-9, threshold, band)
+    assert not in_band(high + 1e-6, threshold, band) and not in_band(low - 1e-6, threshold, band)
+
+
+def test_no_band_when_even_the_nearest_images_are_classified_well():
+    threshold = 0.5
+    distances = np.concatenate([np.linspace(0.01, 3, 50), -np.linspace(0.01, 3, 50)])
+    labels = (distances >= 0).astype(int)
+    labels[0] = 0  # one error among the nearest ten: 90 % >= 80 %
+    assert choose_band(labels, _scores_at(distances, threshold), threshold) == 0.0
+    assert not in_band(0.5, 0.5, 0.0)
+    assert not in_band(np.array([0.4, 0.5, 0.6]), 0.5, 0.0).any()
+
+
+def test_a_few_errors_on_the_threshold_do_not_make_a_band():
+    """Fewer than the minimum count of images cannot open a band, however wrong they are."""
+    threshold = 0.5
+    distances = np.concatenate([[0.01, -0.02, 0.03], np.linspace(1, 3, 30), -np.linspace(1, 3, 30)])
+    labels = (distances >= 0).astype(int)
+    labels[:3] = 1 - labels[:3]  # the three nearest are all wrong: 3 wrong of the nearest 10 is 70 %...
+    band = choose_band(labels, _scores_at(distances, threshold), threshold)
+    inside = np.abs(distances) < band
+    # ...so the band holds those 10 and more, up to where accuracy reaches 80 % (3 wrong of 15)
+    assert BAND_MINIMUM_IMAGES <= inside.sum() < 15

@@ -72,6 +72,10 @@ def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(_run, quick
         assert line["label"] in ("NORMAL", "PNEUMONIA")
         assert sum(line["probabilities"].values()) == pytest.approx(1.0)
         assert (line["probabilities"]["PNEUMONIA"] >= line["threshold"]) == (line["label"] == "PNEUMONIA")
+        assert isinstance(line["borderline"], bool)
+        assert line["reading"] == (
+            f"borderline: review (leans {line['label']})" if line["borderline"] else line["label"]
+        )
 
 
 def test_commands_that_train_nothing_start_without_torch():
@@ -95,3 +99,20 @@ def test_commands_that_train_nothing_start_without_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+def test_a_recipes_command_line_trains_that_recipe():
+    """The command a model card prints parses back (through the real parser) into the same settings."""
+    import shlex
+
+    from core.__main__ import _parser
+    from core.classify.settings import TrainConfig
+
+    config = TrainConfig(data="DATA", out="RUN", arch="efficientnet_lite0", pretrained=True, input_size=224, epochs=6,
+                         batch_size=32, learning_rate=1e-3, augment="strong", select="last", split_seed=0,
+                         snapshot_epochs=(2, 4), mixup=0.4, seed=3)  # fmt: skip
+    args = vars(_parser().parse_args(shlex.split(config.command_line())[3:]))
+    parsed = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()
+                            if k in TrainConfig.__dataclass_fields__})  # fmt: skip
+    assert parsed.recipe() == config.recipe()
+    assert "--seed SEED" in config.command_line(seed="SEED")

@@ -17,9 +17,9 @@ def default():
 def test_it_is_small_and_self_describing(default):
     _, meta = default
     assert DEFAULT_MODEL_PATH.stat().st_size <= 25 * 1024 * 1024
-    assert meta["recipe"]["pretrained"] is False  # trained from scratch here
-    assert meta["data"]["validation_patients"] > 100
-    assert {"validation", "test", "history", "temperature", "threshold"} <= set(meta)
+    assert meta.recipe["pretrained"] is False  # trained from scratch here
+    assert meta.data["validation_patients"] > 100
+    assert meta.validation and meta.test and meta.history
     assert DEFAULT_MODEL_PATH.with_name("MODEL_CARD.md").is_file()
 
 
@@ -27,13 +27,13 @@ def test_its_recorded_test_figures_are_reproduced(default, shared_data):
     _, meta = default
     figures = evaluate_model(DEFAULT_MODEL_PATH, shared_data / "chest_xray", split="test")
     assert figures["n"] == 624
-    assert figures["confusion"] == meta["test"]["confusion"]  # the same decisions on every test image
-    assert figures["auc"] == pytest.approx(meta["test"]["auc"], abs=1e-6)
+    assert figures["confusion"] == meta.test["confusion"]  # the same decisions on every test image
+    assert figures["auc"] == pytest.approx(meta.test["auc"], abs=1e-6)
 
 
 def test_the_model_card_states_the_figures_and_the_notice(default):
     _, meta = default
     card = render_model_card(meta, title="t")
     assert "not a diagnostic device" in card
-    assert f"{100 * meta['test']['accuracy']:.1f} %" in card
+    assert f"{100 * meta.test['accuracy']:.1f} %" in card
     assert next(iter(PUBLISHED)) in card

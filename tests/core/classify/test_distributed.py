@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from core.classify.checkpoint import load_checkpoint
+from core.classify.checkpoint import read_meta
 from core.classify.distributed import World, shard
 from tests.conftest import REPO_ROOT
 
@@ -35,5 +35,5 @@ def test_a_two_process_run_under_torchrun(shared_data, tmp_path):
     assert "distributed: 2 processes (gloo)" in result.stdout
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]  # written once, by process 0
-    meta = load_checkpoint(out / "model.pt")["meta"]
-    assert meta["hardware"].startswith("2 processes") and "accuracy" in meta["test"]
+    meta = read_meta(out / "model.pt")
+    assert meta.hardware.startswith("2 processes") and "accuracy" in meta.test

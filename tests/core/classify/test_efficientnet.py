@@ -79,6 +79,6 @@ def test_it_explains_its_verdicts_and_joins_an_ensemble(fine_tuned, shared_data,
     assert np.isfinite(diagnosis.cam.faithfulness.excess)
     out = tmp_path / "ensemble.pt"
     meta = build_ensemble([run / "model.pt" for run in fine_tuned], data=shared_data / "chest_xray", out=out)
-    assert meta["members"] == 2 and meta["arch"] == "efficientnet_lite0"
+    assert meta.members == 2 and meta.arch == "efficientnet_lite0"
     both = Diagnoser(out).diagnose(real_xray, method="Grad-CAM", faithfulness=False)
     assert np.isfinite(both.cam.heat).all() and 0.0 <= both.prediction.probabilities["PNEUMONIA"] <= 1.0

@@ -14,7 +14,7 @@ import torch
 from core.__main__ import main
 from core.classify import ensemble as ensemble_module
 from core.classify.card import render_model_card
-from core.classify.checkpoint import load_checkpoint, load_model, save_checkpoint
+from core.classify.checkpoint import load_checkpoint, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.ensemble import build_ensemble, combine
 from core.classify.evaluate import evaluate_model, predict_logits
@@ -35,16 +35,16 @@ def ensemble(quick_model, second_member, shared_data, tmp_path_factory) -> Path:
 
 
 def _validation(path: Path, shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
-    meta = load_checkpoint(path)["meta"]
-    splits = dataset_splits(TrainConfig.from_recipe(meta["recipe"], data=shared_data / "chest_xray"))
-    return load_images(splits.validation, prepare=partial(model_input, size=meta["input_size"]))
+    meta = read_meta(path)
+    splits = dataset_splits(TrainConfig.from_recipe(meta.recipe, data=shared_data / "chest_xray"))
+    return load_images(splits.validation, prepare=partial(model_input, size=meta.input_size))
 
 
 def test_the_ensemble_logit_is_the_members_mean(ensemble, quick_model, second_member, shared_data):
     images, _ = _validation(quick_model, shared_data)
     members = [predict_logits(load_model(p)[0], images) for p in (quick_model, second_member)]
     model, meta = load_model(ensemble)
-    assert isinstance(model, Ensemble) and meta["members"] == 2 and meta["member_seeds"] == [0, 1]
+    assert isinstance(model, Ensemble) and meta.members == 2 and meta.member_seeds == (0, 1)
     np.testing.assert_allclose(predict_logits(model, images), np.mean(members, axis=0), rtol=1e-5, atol=1e-5)
     assert not np.allclose(members[0], members[1], atol=1e-3)  # two models, not one twice
 
@@ -52,17 +52,17 @@ def test_the_ensemble_logit_is_the_members_mean(ensemble, quick_model, second_me
 def test_the_ensemble_is_calibrated_on_validation_and_reported_on_test(
     ensemble, quick_model, second_member, shared_data, monkeypatch, tmp_path
 ):
-    meta = load_checkpoint(ensemble)["meta"]
-    assert meta["validation"]["n"] == len(_validation(quick_model, shared_data)[1]) and meta["test"]["n"] > 0
-    assert meta["temperature"] != 1.0 and 0.0 <= meta["threshold"] <= 1.0
+    meta = read_meta(ensemble)
+    assert meta.validation["n"] == len(_validation(quick_model, shared_data)[1]) and meta.test["n"] > 0
+    assert meta.temperature != 1.0 and 0.0 <= meta.threshold <= 1.0
     # Calibration sees only the validation images: the same temperature and threshold without any test split.
     monkeypatch.setattr(ensemble_module, "dataset_splits", lambda config: replace(dataset_splits(config), test=()))
     again = build_ensemble([quick_model, second_member], data=shared_data / "chest_xray", out=tmp_path / "e.pt")
-    assert "test" not in again
-    assert (again["temperature"], again["threshold"]) == (meta["temperature"], meta["threshold"])
-    first = load_checkpoint(quick_model)["meta"]
-    assert meta["history"] == first["history"]  # the first member's curves
-    assert meta["training_seconds"] > first["training_seconds"]
+    assert again.test is None and "test" not in read_meta(tmp_path / "e.pt").to_dict()
+    assert (again.temperature, again.threshold) == (meta.temperature, meta.threshold)
+    first = read_meta(quick_model)
+    assert meta.history == first.history  # the first member's curves
+    assert meta.training_seconds > first.training_seconds
 
 
 def test_an_ensemble_is_evaluated_explained_and_described_like_one_model(
@@ -80,7 +80,7 @@ def test_an_ensemble_is_evaluated_explained_and_described_like_one_model(
     for member in (quick_model, second_member):
         own = Explainer(Classifier(member)).explain(inputs, method="Eigen-CAM", faithfulness=False).heat
         assert np.abs(heat - own).max() > 0.05  # neither member's map alone
-    card = render_model_card(load_checkpoint(ensemble)["meta"], title="t")
+    card = render_model_card(read_meta(ensemble), title="t")
     assert "a deep ensemble of 2 `xraynet` models" in card and "seeds 0, 1" in card
 
 
@@ -97,10 +97,8 @@ def test_the_ensemble_command_writes_a_calibrated_half_precision_file(quick_mode
 
 
 def _altered(path: Path, out: Path, **recipe_changes) -> Path:
-    payload = load_checkpoint(path)
-    payload["meta"]["recipe"].update(recipe_changes)
-    torch.save(payload, out)
-    return out
+    model, meta = load_model(path)
+    return save_checkpoint(out, model=model, meta=meta.with_(recipe={**meta.recipe, **recipe_changes}))
 
 
 @pytest.mark.parametrize(
@@ -133,7 +131,7 @@ def test_another_data_folder_is_refused(quick_model, second_member, shared_data,
         (copy / "train" / label).mkdir(parents=True)
         for file in (source / "train" / label).iterdir():
             (copy / "train" / label / file.name).symlink_to(file)
-    splits = dataset_splits(TrainConfig.from_recipe(load_checkpoint(quick_model)["meta"]["recipe"], data=source))
+    splits = dataset_splits(TrainConfig.from_recipe(read_meta(quick_model).recipe, data=source))
     victim = copy / splits.validation[0].path.relative_to(source)
     victim.unlink()
     victim.write_bytes(splits.validation[0].path.read_bytes() + b"\0" * 16)
@@ -154,6 +152,11 @@ def test_build_model_makes_ensembles_and_refuses_none():
 
 def test_a_checkpoint_with_a_bad_member_count_is_refused(tmp_path, quick_model):
     model, meta = load_model(quick_model)
-    save_checkpoint(tmp_path / "m.pt", model=model, meta={**meta, "members": 0})
+    with pytest.raises(ModelError, match="holds 0 models"):  # not written
+        save_checkpoint(tmp_path / "m.pt", model=model, meta={**meta.to_dict(), "members": 0})
+    assert not (tmp_path / "m.pt").exists()
+    payload = {"format": "xray-classifier", "version": 1, "meta": {**meta.to_dict(), "members": 0},
+               "state_dict": model.state_dict()}  # fmt: skip
+    torch.save(payload, tmp_path / "m.pt")  # not read either
     with pytest.raises(ModelError, match="holds 0 models"):
         load_model(tmp_path / "m.pt")

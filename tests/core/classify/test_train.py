@@ -10,7 +10,7 @@ import torch
 
 from core.classify import train as train_module
 from core.classify import transforms
-from core.classify.checkpoint import load_checkpoint, load_model
+from core.classify.checkpoint import load_checkpoint, load_model, read_meta
 from core.classify.train import TrainConfig, finalize, train
 from core.errors import InputError
 from tests.conftest import quick_config
@@ -26,12 +26,12 @@ def test_a_short_run_lowers_the_training_loss(shared_data, tmp_path):
 
 def test_the_result_carries_its_recipe_data_and_figures(quick_model):
     _, meta = load_model(quick_model)
-    assert meta["arch"] == "xraynet" and meta["input_size"] == 64
-    assert meta["recipe"]["per_class_limit"] == 32 and meta["data"]["train"] == {"NORMAL": 32, "PNEUMONIA": 32}
-    assert 0.05 <= meta["temperature"] <= 20 and 0.0 <= meta["threshold"] <= 1.0
-    for split in ("validation", "test"):
-        assert {"accuracy", "sensitivity", "specificity", "auc", "ece", "ci95", "confusion"} <= set(meta[split])
-    assert meta["epoch"] in (1, 2) and len(meta["history"]) == 2  # the whole run, not up to the chosen epoch
+    assert meta.arch == "xraynet" and meta.input_size == 64
+    assert meta.recipe["per_class_limit"] == 32 and meta.data["train"] == {"NORMAL": 32, "PNEUMONIA": 32}
+    assert 0.05 <= meta.temperature <= 20 and 0.0 <= meta.threshold <= 1.0
+    for figures in (meta.validation, meta.test):
+        assert {"accuracy", "sensitivity", "specificity", "auc", "ece", "ci95", "confusion"} <= set(figures)
+    assert meta.epoch in (1, 2) and len(meta.history) == 2  # the whole run, not up to the chosen epoch
 
 
 class _Crash(RuntimeError):
@@ -66,7 +66,7 @@ def test_averaged_weights_are_what_is_validated_kept_and_resumed(shared_data, tm
     train(straight)
     raw = load_checkpoint(tmp_path / "straight" / "last.pt")
     averaged = load_checkpoint(tmp_path / "straight" / "model.pt")
-    assert averaged["meta"]["epoch"] == 3  # select="last": the last epoch, whatever its validation loss
+    assert averaged["meta"].epoch == 3  # select="last": the last epoch, whatever its validation loss
     name = next(k for k in averaged["state_dict"] if k.endswith("weight"))
     assert not torch.equal(raw["state_dict"][name].float(), averaged["state_dict"][name].float())
     assert int(raw["training"]["average"]["n_averaged"]) > 1
@@ -91,19 +91,33 @@ def test_resuming_with_other_settings_is_refused(shared_data, tmp_path):
         train(quick_config(shared_data, tmp_path, epochs=1, learning_rate=0.1))
 
 
-def test_temperature_and_threshold_come_from_validation_only(quick_model, tmp_path, shared_data):
-    # finalize() again with the test labels inverted: temperature and threshold must not move.
-    payload = load_checkpoint(quick_model)
+def test_temperature_threshold_and_band_come_from_validation_only(quick_model, tmp_path, shared_data):
+    # finalize() again with the test labels inverted: temperature, threshold and borderline band must not move.
+    from core.classify.calibration import choose_band, sigmoid
+    from core.classify.evaluate import predict_logits
+
+    before = read_meta(quick_model)
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (12, 64, 64), dtype=np.uint8)
-    validation = (images[:8], np.array([0, 1] * 4))
-    first = finalize(quick_model, validation=validation, test=(images[8:], np.array([0, 1, 0, 1])),
+    images = rng.integers(0, 256, (34, 64, 64), dtype=np.uint8)
+    validation = (images[:30], np.array([0, 1] * 15))
+    first = finalize(quick_model, validation=validation, test=(images[30:], np.array([0, 1, 0, 1])),
                      out=tmp_path / "a.pt")  # fmt: skip
-    second = finalize(quick_model, validation=validation, test=(images[8:], np.array([1, 0, 1, 0])),
+    second = finalize(quick_model, validation=validation, test=(images[30:], np.array([1, 0, 1, 0])),
                       out=tmp_path / "b.pt")  # fmt: skip
-    assert first["temperature"] == second["temperature"] and first["threshold"] == second["threshold"]
-    assert first["test"]["accuracy"] + second["test"]["accuracy"] == pytest.approx(1.0)
-    assert payload["meta"]["temperature"] != first["temperature"]  # refitted on the new validation data
+    assert first.temperature == second.temperature and first.threshold == second.threshold
+    assert first.borderline == second.borderline
+    assert first.test["accuracy"] + second.test["accuracy"] == pytest.approx(1.0)
+    assert before.temperature != first.temperature  # refitted on the new validation data
+
+    # the band is the rule's on the validation images (noise: a model no better than chance there has one)
+    model, _ = load_model(quick_model)
+    probabilities = sigmoid(predict_logits(model, validation[0]) / first.temperature)
+    assert first.borderline == pytest.approx(choose_band(validation[1], probabilities, first.threshold))
+    assert first.borderline > 0
+    counted = first.validation["borderline"]
+    assert counted["n"] == 30 and counted["count"] >= 10 and counted["accuracy_inside"] < 0.8
+    assert first.test["borderline"]["count"] == second.test["borderline"]["count"]
+    assert read_meta(tmp_path / "a.pt").borderline == first.borderline  # stored in the checkpoint
 
 
 def test_class_weights_balance_the_classes():
@@ -168,8 +182,7 @@ def test_mixup_weights_follow_beta_alpha_alpha():
 
 def test_a_mixup_run_trains_and_records_it(shared_data, tmp_path):
     train(quick_config(shared_data, tmp_path, epochs=2, mixup=0.4))
-    meta = load_checkpoint(tmp_path / "model.pt")["meta"]
-    assert meta["recipe"]["mixup"] == 0.4
+    assert read_meta(tmp_path / "model.pt").recipe["mixup"] == 0.4
     history = json.loads((tmp_path / "history.json").read_text())
     assert all(np.isfinite(h["train_loss"]) for h in history)
 

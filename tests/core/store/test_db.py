@@ -24,6 +24,23 @@ def test_a_table_from_an_older_version_gets_its_new_columns_and_indexes(db_url):
     assert store.query() == []
 
 
+def test_records_from_before_the_borderline_band_read_as_not_borderline(db_url):
+    """A boolean column added to a table with rows: they take its default on both databases."""
+    store = PredictionStore(db_url)
+    engine = db._engine(db_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE predictions DROP COLUMN borderline")
+        connection.exec_driver_sql(
+            "INSERT INTO predictions (created, file_name, sha256, label, p_normal, p_pneumonia, threshold, model, "
+            "model_version, warnings) VALUES (CURRENT_TIMESTAMP, 'old.png', 'ab', 'NORMAL', 0.9, 0.1, 0.4, 'm', "
+            "'v', '[]')"
+        )
+    db._schema_ready.pop(engine)
+    (record,) = PredictionStore(db_url).query()
+    assert (record.file_name, record.borderline, record.reading) == ("old.png", False, "NORMAL")
+    del store
+
+
 def test_the_data_folder_and_the_sqlite_files_are_owner_only(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("XRAY_HOME", str(home))

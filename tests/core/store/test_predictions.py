@@ -37,6 +37,19 @@ def test_records_are_read_back_newest_first_with_every_field(store):
     assert abs(oldest.created - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
 
+def test_a_borderline_verdict_is_recorded_as_such(store):
+    near = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.58, "PNEUMONIA": 0.42}, threshold=0.4, model="m",
+                      band=(0.3, 0.5))  # fmt: skip
+    store.add(file_name="near.png", sha256="c" * 64, prediction=near, model_version="v1")
+    store.add(file_name="far.png", sha256="d" * 64, prediction=_prediction(0.9), model_version="v1")
+    far_record, near_record = store.query()
+    assert (near_record.borderline, near_record.label) == (True, "PNEUMONIA")
+    assert near_record.reading == "borderline: review (leans PNEUMONIA)"
+    assert (far_record.borderline, far_record.reading) == (False, "PNEUMONIA")
+    assert [r.file_name for r in store.query(borderline=True)] == ["near.png"]
+    assert [r.file_name for r in store.query(borderline=False)] == ["far.png"]
+
+
 def test_no_image_is_kept_unless_given(store):
     without = store.add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
     kept = store.add(file_name="b.jpeg", sha256="b" * 64, prediction=_prediction(0.9), model_version="v1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import core.store.db as db
+from core.classify.meta import ModelMeta
 from core.store.db import StoreError
 from core.store.files import file_version
 from core.store.registry import ModelRegistry
@@ -21,7 +22,8 @@ def _checkpoint(tmp_path, name: str, content: bytes):
     return path
 
 
-META = {"arch": "xraynet", "epoch": 7, "test": {"accuracy": 0.9}, "history": [{"epoch": 1}] * 50}
+META = ModelMeta(arch="xraynet", input_size=64, labels=("NORMAL", "PNEUMONIA"), temperature=1.0, threshold=0.5,
+                 epoch=7, test={"accuracy": 0.9}, history=[{"epoch": 1}] * 50)  # fmt: skip
 
 
 def test_registering_is_idempotent_and_keeps_the_figures_not_the_history(registry, tmp_path):
@@ -29,7 +31,8 @@ def test_registering_is_idempotent_and_keeps_the_figures_not_the_history(registr
     first = registry.register(path, META, name="Model A")
     again = registry.register(path, META, name="renamed")
     assert first == again and first.version == file_version(path) and len(first.version) == 12
-    assert first.meta["test"]["accuracy"] == 0.9 and "history" not in first.meta
+    assert first.meta.test["accuracy"] == 0.9 and first.meta.history is None
+    assert first.meta == META.with_(history=None)
     assert [m.name for m in registry.models()] == ["Model A"] and registry.active() is None
 
 
