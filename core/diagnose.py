@@ -64,15 +64,18 @@ class Diagnoser:
     def diagnose(
         self, xray: XRay, *, method: str | None = "Grad-CAM", faithfulness: bool = True, seed: int = 0
     ) -> Diagnosis:
-        """Verdict, heat map (``method=None``: none) and warnings for one X-ray."""
+        """Verdict, heat map (``method=None``: none) and warnings for one X-ray.
+
+        With a heat map, the verdict comes from the map's own forward pass (the explainer decides the label it
+        explains with the classifier's calibration and threshold): one pass through the network, not two.
+        """
         inputs = self.classifier.batch([xray])
-        prediction = self.classifier.verdict(float(self.classifier.probabilities(inputs)[0]))
         cam = None
         if method is not None:
             with self._cam_lock:
-                cam = self.explainer.explain(
-                    inputs, method=method, target=prediction.label, faithfulness=faithfulness, seed=seed
-                )
+                cam = self.explainer.explain(inputs, method=method, faithfulness=faithfulness, seed=seed)
+        probability = cam.probability if cam is not None else float(self.classifier.probabilities(inputs)[0])
+        prediction = self.classifier.verdict(probability)
         return Diagnosis(
             xray=xray,
             model_input=inputs[0, 0].numpy(),

@@ -22,7 +22,7 @@ from core.classify.checkpoint import load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.ensemble import combine
 from core.classify.train import TrainConfig, dataset_splits, finalize
-from core.classify.transforms import model_input
+from core.classify.transforms import INPUT_PIPELINE, model_input
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +71,9 @@ def main() -> None:
         else:
             model, meta = load_model(runs[0] / "model.pt")
             save_checkpoint(half, model=model, meta=meta, half=True)
+        # the input pipeline as this code applies it (the same on the data set's 224 px copies the run trained on)
+        model, meta = load_model(half)
+        save_checkpoint(half, model=model, meta=meta.with_(input_pipeline=INPUT_PIPELINE), half=True)
         meta = finalize(half, validation=validation, test=test, out=shipped, half=True,
                         target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     shipped.chmod(0o644)  # part of the package: readable by whoever serves it (checkpoints are private by default)

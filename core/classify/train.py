@@ -41,7 +41,7 @@ from core.classify.metrics import binary_metrics
 from core.classify.models import build_model
 from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
 from core.classify.state import TrainingState
-from core.classify.transforms import AUGMENTATIONS, augment, mix, model_input, sample_augmentation
+from core.classify.transforms import AUGMENTATIONS, INPUT_PIPELINE, augment, mix, model_input, sample_augmentation
 from core.errors import InputError
 from core.store.files import write_atomic
 
@@ -351,7 +351,7 @@ def _train(
     meta = ModelMeta(
         arch=config.arch,
         input_size=config.input_size,
-        input_pipeline="grey [0,1] -> median 3x3 -> stretched to S x S (area) -> per-image standardisation",
+        input_pipeline=INPUT_PIPELINE,
         labels=LABELS,
         positive_label="PNEUMONIA",
         temperature=1.0,

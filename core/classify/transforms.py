@@ -2,10 +2,13 @@
 
 Input pipeline (the same for training, evaluation and prediction, so a model never sees anything else):
 
-1. a 3×3 median filter on the image at its own resolution (removes salt-and-pepper noise: the seed's first step);
-2. resizing to the model's ``S × S`` by area averaging, **stretching** rather than letterboxing: the published data
-   set was squashed to a square, so a full-size upload is squashed the same way to look like what the model learnt;
-3. normalisation: each image is standardised to zero mean and unit variance inside the model
+1. an image larger than the data set's copies is first squashed to ``W × W`` by area averaging, ``W`` = 224 (the
+   published copies' side) or ``S`` when the model's input is larger: the published data set was squashed to a
+   square, so a full-size upload is squashed the same way to look like what the model learnt;
+2. a 3×3 median filter at that scale (removes salt-and-pepper noise: the seed's first step), so that it acts on a
+   full-size upload as it did on the training copies (and costs a few hundredths of what it would at full size);
+3. resizing to the model's ``S × S`` by area averaging, **stretching** rather than letterboxing;
+4. normalisation: each image is standardised to zero mean and unit variance inside the model
    (:class:`~core.classify.models.InstanceStandardize`), so the stored input is simply grey levels in ``[0, 1]``.
 
 Augmentation follows TorchIO's rule: :func:`sample_augmentation` draws parameters from a generator,
@@ -36,11 +39,31 @@ from scipy.stats import beta as beta_distribution
 
 from core.preprocess import median_filter, resize
 
-__all__ = ["AUGMENTATIONS", "AugmentParams", "augment", "mix", "mixup_weights", "model_input", "sample_augmentation"]
+__all__ = [
+    "AUGMENTATIONS",
+    "DATASET_SIDE",
+    "INPUT_PIPELINE",
+    "AugmentParams",
+    "augment",
+    "mix",
+    "mixup_weights",
+    "model_input",
+    "sample_augmentation",
+]
+
+
+#: The side of the published data set's copies (Kermany et al.'s images, squashed to 224 × 224).
+DATASET_SIDE = 224
+#: :func:`model_input` in words, as checkpoints record it.
+INPUT_PIPELINE = (
+    "grey [0,1] -> squashed to max(S, 224) if larger (area) -> median 3x3 -> stretched to S x S (area) "
+    "-> per-image standardisation"
+)
 
 
 def model_input(pixels: np.ndarray, *, size: int) -> np.ndarray:
-    """An X-ray prepared for the classifier: median 3×3, then stretched to ``size × size`` by area averaging.
+    """An X-ray prepared for the classifier: squashed to the data set's scale if larger, median 3×3, then stretched
+    to ``size × size`` by area averaging (see the module's notes).
 
     Parameters
     ----------
@@ -54,6 +77,9 @@ def model_input(pixels: np.ndarray, *, size: int) -> np.ndarray:
     ndarray of float32, shape (size, size)
         In ``[0, 1]``.
     """
+    side = max(size, DATASET_SIDE)
+    if pixels.shape[0] > side or pixels.shape[1] > side:
+        pixels = resize(pixels, size=(side, side), keep_aspect=False)
     return resize(median_filter(pixels, kernel_size=3), size=(size, size), keep_aspect=False)
 
 

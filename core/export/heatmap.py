@@ -51,8 +51,13 @@ def heat_overlay(
     colours = _colourmap(colourmap)
     base = shrink_to_fit(pixels, max_side=max_side)
     heat = np.clip(resize(np.clip(heat, 0.0, 1.0), size=base.shape, keep_aspect=False), 0.0, 1.0)
-    blended = (1.0 - opacity) * base[..., None] + opacity * colours(heat)[..., :3]
-    return np.rint(np.clip(blended, 0.0, 1.0) * 255).astype(np.uint8)
+    # the colour map's own table, looked up as matplotlib does (entry floor(h * N)), weighted once: a few
+    # milliseconds for a 768 px overlay instead of tens
+    table = colours(np.arange(colours.N))[:, :3].astype(np.float32) * np.float32(255 * opacity)
+    entries = np.minimum((heat * colours.N).astype(np.intp), colours.N - 1)
+    blended = table[entries]
+    blended += (np.clip(base, 0.0, 1.0) * np.float32(255 * (1.0 - opacity)))[..., None]
+    return np.rint(np.clip(blended, 0.0, 255.0)).astype(np.uint8)
 
 
 def colour_bar(colourmap: str = "jet", *, width: int = 256, height: int = 14) -> np.ndarray:

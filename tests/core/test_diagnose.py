@@ -47,16 +47,21 @@ def test_a_diagnosis_carries_the_input_the_verdict_and_a_finite_heat_map(diagnos
     assert batch.probabilities["PNEUMONIA"] == pytest.approx(diagnosis.prediction.probabilities["PNEUMONIA"])
 
 
-def test_grad_cam_gradients_are_finite(diagnoser, real_xray):
+def test_grad_cam_gradients_are_finite_and_stop_at_the_mapped_layer(diagnoser, real_xray):
     explainer = diagnoser.explainer
-    inputs = diagnoser.classifier.batch([real_xray]).requires_grad_(True)
-    explainer._cam_model.zero_grad()
-    logit = explainer._cam_model(inputs)[0]
-    logit.backward()
-    assert np.isfinite(inputs.grad.numpy()).all() and inputs.grad.abs().sum() > 0
-    weight_grads = [p.grad for p in explainer._cam_model.parameters() if p.grad is not None]
-    assert weight_grads and all(np.isfinite(g.numpy()).all() for g in weight_grads)
-    explainer._cam_model.zero_grad(set_to_none=True)
+    captured = []
+    layer = explainer.layers[0]
+    handle = layer.register_forward_hook(lambda m, i, o: o.register_hook(captured.append) and None)
+    try:
+        inputs = diagnoser.classifier.batch([real_xray])  # as pytorch-grad-cam passes it: no input gradient
+        logit = explainer._cam_model(inputs)[0]
+        logit.backward()
+    finally:
+        handle.remove()
+    (gradient,) = captured
+    assert np.isfinite(gradient.numpy()).all() and gradient.abs().sum() > 0
+    # nothing below the mapped layer is differentiated: no weight gradients
+    assert all(p.grad is None and not p.requires_grad for p in explainer._cam_model.parameters())
 
 
 def test_faithfulness_is_high_for_the_model_s_own_map_and_low_for_a_random_one(diagnoser, shared_data):
@@ -69,7 +74,7 @@ def test_faithfulness_is_high_for_the_model_s_own_map_and_low_for_a_random_one(d
             decorative = diagnoser.explainer.faithfulness(inputs, random_map, target=cam.target, seed=1)
             own.append(cam.faithfulness.excess)
             random.append(decorative.excess)
-            assert abs(decorative.excess) < 0.25 and decorative.assessment == "decorative"
+            assert decorative.assessment == "decorative", decorative  # within what chance does on this image
     # Sure verdicts (P ≈ 1): the probability barely moves, the log-odds do. The map beats chance on every image
     # and clearly so on most (how clearly varies by image: the shipped model's median is about 1 on these four).
     assert all(a > b + 0.05 for a, b in zip(own, random, strict=True)), (own, random)
@@ -90,3 +95,8 @@ def test_predict_writes_heat_map_overlays(fullres_paths, tmp_path, capsys):
     overlay = Image.open(record["cam"]["file"])
     assert overlay.mode == "RGB" and max(overlay.size) == 768
     assert list(cams.iterdir()) == [cams / f"{fullres_paths[0].stem}.eigen-cam.png"]
+    assert "faithfulness" not in record["cam"]  # on request only: it costs twice the rest
+    assert main(["predict", str(fullres_paths[0]), "--cam", str(cams), "--faithfulness", "--json"]) == 0
+    checked = json.loads(capsys.readouterr().out)["cam"]
+    assert checked["method"] == "Grad-CAM" and checked["faithfulness"]["assessment"] in ("telling", "weak", "decorative")
+    assert checked["faithfulness"]["random_trials"] == 4

@@ -53,3 +53,43 @@ def test_predictions_do_not_feed_the_heat_map_hooks(explainer, inputs):
         explainer.classifier.probabilities(inputs)
     hooks = explainer._cam("Grad-CAM").activations_and_grads
     assert hooks.activations == [] and hooks.gradients == []
+
+
+@pytest.mark.parametrize("kind", ["blob", "scattered"])
+def test_road_imputation_solves_the_librarys_system(kind):
+    """The same imputation as pytorch-grad-cam's NoisyLinearImputer (without its noise), to well under the noise."""
+    import cv2
+    import torch
+    from pytorch_grad_cam.metrics.road import NoisyLinearImputer
+
+    from core.explain import road_imputation
+
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.random((96, 80), dtype=np.float32), (0, 0), 2)
+    if kind == "blob":  # a heat map's top fifth: one region, touching the image's edge
+        rows, columns = np.mgrid[:96, :80]
+        heat = -np.hypot(rows - 20, columns - 70)
+    else:
+        heat = rng.random((96, 80))
+    removed = heat >= np.percentile(heat, 80)
+    ours = road_imputation(image, removed, noise=0.0, rng=rng)
+    theirs = NoisyLinearImputer(noise=0.0)(torch.from_numpy(image[None]), torch.from_numpy(np.float32(~removed)))
+    np.testing.assert_allclose(ours, theirs[0].numpy(), atol=1e-4)
+    assert np.array_equal(ours[~removed], image[~removed])  # known pixels untouched
+    noisy = road_imputation(image, removed, rng=np.random.default_rng(1))
+    assert 0.005 < np.std(noisy[removed] - ours[removed]) < 0.015  # ROAD's noise, σ = 0.01
+
+
+def test_a_map_must_beat_what_chance_does_on_the_image():
+    """Sure verdicts swing under random removals: an excess within that swing is no evidence."""
+    from core.explain import Faithfulness
+
+    def figure(excess: float, spread: float) -> Faithfulness:
+        return Faithfulness(removed_fraction=0.2, probability=0.99, probability_cam=0.9, probability_random=0.98,
+                            drop_cam=excess, drop_random=0.0, spread_random=spread, random_trials=4)  # fmt: skip
+
+    assert figure(1.2, 0.05).assessment == "telling" and figure(1.2, 0.5).assessment == "telling"  # 2 x 0.56 < 1.2
+    assert figure(1.2, 0.6).assessment == "decorative"  # 1.2 < 2 x 0.6 x sqrt(1 + 1/4) = 1.34: chance could do it
+    assert figure(0.3, 0.0).assessment == "weak" and figure(0.2, 0.0).assessment == "decorative"
+    assert "± 0.60" in figure(1.2, 0.6).describe("PNEUMONIA")
+    assert figure(0.9, 0.3).assessment == "weak"  # 0.9 >= 2 x 0.3 x 1.118 = 0.67, below 1

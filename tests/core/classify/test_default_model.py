@@ -17,7 +17,8 @@ def default():
 def test_it_is_small_and_self_describing(default):
     _, meta = default
     assert DEFAULT_MODEL_PATH.stat().st_size <= 25 * 1024 * 1024
-    assert meta.recipe["pretrained"] is False  # trained from scratch here
+    assert meta.arch == "efficientnet_lite0" and meta.recipe["pretrained"] is True  # fine-tuned from ImageNet, here
+    assert meta.input_size == 224 and meta.borderline > 0  # a borderline band chosen on validation
     assert meta.data["validation_patients"] > 100
     assert meta.validation and meta.test and meta.history
     assert DEFAULT_MODEL_PATH.with_name("MODEL_CARD.md").is_file()
@@ -29,6 +30,7 @@ def test_its_recorded_test_figures_are_reproduced(default, shared_data):
     assert figures["n"] == 624
     assert figures["confusion"] == meta.test["confusion"]  # the same decisions on every test image
     assert figures["auc"] == pytest.approx(meta.test["auc"], abs=1e-6)
+    assert figures["borderline"]["count"] == meta.test["borderline"]["count"]
 
 
 def test_the_model_card_states_the_figures_and_the_notice(default):
