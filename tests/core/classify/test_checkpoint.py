@@ -28,14 +28,15 @@ def model():
     return build_model("xraynet").eval()
 
 
-@pytest.mark.parametrize(("half", "tolerance"), [(False, 0.0), (True, 5e-3)])
+@pytest.mark.parametrize(("half", "tolerance"), [(False, 1e-6), (True, 5e-3)])
 def test_round_trip_gives_the_same_outputs(tmp_path, model, half, tolerance):
     path = save_checkpoint(tmp_path / "m.pt", model=model, meta=META, half=half)
     loaded, meta = load_model(path)
     assert isinstance(meta, ModelMeta) and meta.to_dict() == META and not loaded.training
     images = torch.rand(4, 1, 64, 64)
     with torch.no_grad():
-        # float16 keeps ~3 significant digits per weight; the logits move by far less than a decision needs.
+        # float16 keeps ~3 significant digits per weight; the logits move by far less than a decision needs. (A
+        # loaded model's weights are channels-last, which sums in another order: float32 rounding apart.)
         torch.testing.assert_close(loaded(images), model(images), atol=tolerance, rtol=tolerance)
 
 
@@ -149,7 +150,8 @@ def test_the_fields_read_what_the_writers_wrote():
 
 def test_the_shipped_model_reads_into_metadata_with_its_figures():
     meta = read_meta(DEFAULT_MODEL_PATH)
-    assert isinstance(meta, ModelMeta) and meta.arch == "xraynet" and meta.members == len(meta.member_seeds)
+    assert isinstance(meta, ModelMeta) and meta.arch == "efficientnet_lite0" and meta.members == 1
+    assert meta.borderline > 0 and meta.threshold_rule == "Youden's J"
     for figures in (meta.validation, meta.test):
         assert {"n", "accuracy", "sensitivity", "specificity", "auc", "confusion"} <= set(figures)
     assert meta.history and meta.epoch and meta.recipe["epochs"] >= meta.epoch and not meta.extra
