@@ -14,9 +14,10 @@ every confident map decorative. Both are reported.
 
 The imputation is ROAD's own linear system (each removed pixel the weighted mean of its eight neighbours, plus
 noise of σ = 0.01), as pytorch-grad-cam's ``NoisyLinearImputer`` states it, assembled in one step and solved by
-conjugate gradients; the five perturbed images (the map's removal, four random ones) and the intact one go through
-the model as one batch. (The library builds the system entry by entry and runs two forward passes per map: at
-224 px that cost half a second an image.) A test compares the two imputations.
+conjugate gradients; the five perturbed images (the map's removal, four random ones) go through the model as one
+batch, with the intact image unless its log-odds are already known. (The library builds the system entry by entry
+and runs two forward passes per map: at 224 px that cost half a second an image.) A test compares the two
+imputations.
 
 This is the only module that imports pytorch-grad-cam.
 """

@@ -158,7 +158,11 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             caption=f"{cam.method}: evidence for {cam.target}",
             width="stretch",
         )
-        verdict.metric("Verdict", "Borderline: review" if prediction.borderline else prediction.label)
+        if prediction.borderline:  # "borderline: review", the lean under it (a metric shows one short value)
+            verdict.metric("Verdict", "Borderline", delta=f"review · leans {prediction.label}", delta_color="off",
+                           delta_arrow="off")  # fmt: skip
+        else:
+            verdict.metric("Verdict", prediction.label)
         verdict.metric("Pneumonia score", f"{prediction.score:.3f}", delta=f"threshold {prediction.threshold:.3f}",
                        delta_color="off", delta_arrow="off")  # fmt: skip
         verdict.markdown(prediction.explanation())

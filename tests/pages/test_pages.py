@@ -136,7 +136,7 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     assert table.loc["notes.png", "Verdict"] == "not read" and "not an image" in table.loc["notes.png", "Problem"]
     assert "not an image" in app.error[0].value
     verdicts = [m.value for m in app.metric if m.label == "Verdict"]
-    assert verdicts[0] == "NORMAL" and verdicts[1] in ("PNEUMONIA", "Borderline: review")
+    assert verdicts[0] == "NORMAL" and verdicts[1] in ("PNEUMONIA", "Borderline")
     explained = [m.value for m in app.markdown if m.value.startswith("Pneumonia score")]
     assert len(explained) == 2 and all("threshold" in text and "set on validation data" in text for text in explained)
     assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
@@ -258,9 +258,11 @@ def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_hi
         app = _run("pages/diagnose.py")
         app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
         assert not app.exception, [e.message for e in app.exception]
-        assert [m.value for m in app.metric if m.label == "Verdict"] == ["Borderline: review"]
         reading = app.dataframe[0].value["Verdict"].iloc[0]
         assert reading.startswith("borderline: review (leans ")
+        lean = reading.removeprefix("borderline: review (leans ").removesuffix(")")
+        verdicts = [(m.value, m.delta) for m in app.metric if m.label == "Verdict"]
+        assert verdicts == [("Borderline", f"review · leans {lean}")]
         assert any("borderline band" in m.value and "review the image" in m.value for m in app.markdown)
         assert any('read "borderline: review"' in c.value for c in app.caption)
         (record,) = PredictionStore().query(model_version=entry.version)
