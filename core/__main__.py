@@ -61,6 +61,41 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recalibrate(args: argparse.Namespace) -> int:
+    from core.classify.recalibrate import recalibrate
+    from core.classify.settings import DEFAULT_MODEL_PATH
+
+    model = DEFAULT_MODEL_PATH if args.model == "default" else args.model
+    result = recalibrate(model, args.data, args.out, target_sensitivity=args.target_sensitivity)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if args.json:
+        figures = ("n", "accuracy", "sensitivity", "specificity", "auc", "ece", "threshold", "ci95", "borderline")
+        print(json.dumps({"out": args.out, "temperature": result.meta.temperature, "threshold": result.meta.threshold,
+                          "band": result.meta.borderline, "before": {k: result.before.get(k) for k in figures},
+                          "after": {k: result.after.get(k) for k in figures}}))  # fmt: skip
+        return 0
+
+    def line(name: str, f: dict) -> str:
+        ci = f["ci95"]
+
+        def pct(key: str) -> str:
+            low, high = ci.get(key) or (float("nan"), float("nan"))
+            return f"{100 * f[key]:5.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
+
+        auc = f"{f['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}]" if ci.get("auc") else "–"
+        return (f"  {name:<7} threshold {f['threshold']:.3f}  accuracy {pct('accuracy')}  sensitivity "
+                f"{pct('sensitivity')}  specificity {pct('specificity')}  AUC {auc}  ECE {f['ece']:.3f}")  # fmt: skip
+
+    site = result.meta.recalibration["data"]["root_name"]  # type: ignore[index]
+    print(f"{args.out}: recalibrated on {result.before['n']} images of '{site}' "
+          f"(temperature {result.meta.temperature:.3f}, threshold {result.meta.threshold:.3f}); on those images, "
+          "with 95 % bootstrap intervals (after: fitted on them, so optimistic):")  # fmt: skip
+    print(line("before", result.before))
+    print(line("after", result.after))
+    return 0
+
+
 #: ``python -m core predict`` exit statuses (also in its ``--help``).
 PREDICT_EXIT_STATUSES = """exit status:
   0  every file has a verdict
@@ -229,6 +264,20 @@ def _parser() -> argparse.ArgumentParser:
         "twice the time of the rest)",
     )
     predict.set_defaults(run=_predict)
+
+    recalibrate = commands.add_parser(
+        "recalibrate",
+        help="refit a model's temperature, threshold and borderline band on a site's labelled images",
+        description="Refit a model's operating point (temperature, threshold, borderline band) on a site's own "
+        "labelled images, DIR/NORMAL and DIR/PNEUMONIA (at least 20 of each; 100 or more advised), and write a new "
+        "checkpoint that records it. The weights, hence the ranking (AUC), do not change.",
+    )
+    recalibrate.add_argument("--model", required=True, help="a checkpoint, or 'default' for the shipped model")
+    recalibrate.add_argument("--data", required=True, help="folder holding NORMAL/ and PNEUMONIA/")
+    recalibrate.add_argument("--out", required=True, help="the new checkpoint")
+    recalibrate.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
+    recalibrate.add_argument("--json", action="store_true", help="print one JSON object")
+    recalibrate.set_defaults(run=_recalibrate)
 
     bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")
     bench.add_argument("--ct", required=True, help="folder with cxr.nii.gz (HU) and mask.nii.gz (labels)")

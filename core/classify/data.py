@@ -13,6 +13,7 @@ model.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -26,8 +27,8 @@ from core.errors import InputError
 from core.io import read_xray_file
 from core.types import pixels_to_uint8
 
-__all__ = ["IMAGE_SUFFIXES", "LABELS", "SPLITS", "ImageRecord", "count_labels", "load_images", "patient_id",
-           "scan_dataset", "split_by_patient"]  # fmt: skip
+__all__ = ["IMAGE_SUFFIXES", "LABELS", "SPLITS", "ImageRecord", "count_labels", "fingerprint", "load_images",
+           "patient_id", "scan_dataset", "split_by_patient"]  # fmt: skip
 
 LABELS = ("NORMAL", "PNEUMONIA")  # index = class id
 SPLITS = ("train", "val", "test")
@@ -118,6 +119,14 @@ def scan_dataset(root: str | Path, *, splits: Sequence[str] = SPLITS) -> dict[st
             f"{', '.join(found) or 'no folders'}; {expected}."
         )
     return dataset
+
+
+def fingerprint(records: Sequence[ImageRecord], root: str | Path) -> str:
+    """A short hash of the files' names (relative to ``root``) and sizes: tells whether two runs saw the same data."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(f"{record.path.relative_to(root)}:{record.path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def count_labels(records: Sequence[ImageRecord]) -> dict[str, int]:

@@ -88,6 +88,10 @@ class ModelMeta:
         split.
     history : list of dict or None
         The run's per-epoch records (:func:`core.classify.train.train`'s ``on_epoch``).
+    recalibration : dict or None
+        Set when the model was recalibrated to a site (:mod:`core.classify.recalibrate`): ``when``, ``data``
+        (folder name, fingerprint, counts), ``target_sensitivity``, and ``previous`` (the version, temperature,
+        threshold, band, threshold rule, validation and test figures it had before).
     borderline : float
         Half-width of the borderline band around the threshold, in log-odds (calibrated logit minus the threshold's
         logit); 0 means no band.
@@ -116,6 +120,7 @@ class ModelMeta:
     validation: dict[str, Any] | None = None
     test: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
+    recalibration: dict[str, Any] | None = None
     borderline: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -89,7 +89,8 @@ def bootstrap_interval(
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals of accuracy and AUC, resampling images with replacement.
+    """Percentile bootstrap intervals of accuracy, AUC, sensitivity and specificity, resampling images with
+    replacement.
 
     Parameters
     ----------
@@ -103,18 +104,24 @@ def bootstrap_interval(
     Returns
     -------
     dict
-        ``{"accuracy": (low, high), "auc": (low, high)}``; resamples with a single class are skipped for AUC.
+        ``{"accuracy": (low, high), "auc": ..., "sensitivity": ..., "specificity": ...}``; resamples without one
+        of the classes are skipped for the figures that need it.
     """
     labels, probabilities = _check(labels, probabilities)
     rng = np.random.default_rng(seed)
-    correct = (probabilities >= threshold) == (labels == 1)
-    accuracies, aucs = [], []
+    called = probabilities >= threshold
+    correct = called == (labels == 1)
+    accuracies, aucs, sensitivities, specificities = [], [], [], []
     block = max(1, _BOOTSTRAP_BLOCK_VALUES // labels.size)  # resamples at a time: memory bounded, numpy vectorised
     for start in range(0, resamples, block):
         # the same draws, in the same order, as one resample at a time
         index = rng.integers(0, labels.size, (min(block, resamples - start), labels.size))
         accuracies.append(correct[index].mean(axis=1))
         aucs.append(_rank_aucs(labels[index], probabilities[index]))
+        positive, hit = labels[index] == 1, called[index]
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample without one class has no such rate
+            sensitivities.append((hit & positive).sum(axis=1) / positive.sum(axis=1))
+            specificities.append((~hit & ~positive).sum(axis=1) / (~positive).sum(axis=1))
     tail = (1 - level) / 2 * 100
 
     def interval(values: np.ndarray) -> tuple[float, float] | None:
@@ -124,7 +131,12 @@ def bootstrap_interval(
         low, high = np.percentile(values, [tail, 100 - tail])
         return float(low), float(high)
 
-    return {"accuracy": interval(np.concatenate(accuracies)), "auc": interval(np.concatenate(aucs))}
+    return {
+        "accuracy": interval(np.concatenate(accuracies)),
+        "auc": interval(np.concatenate(aucs)),
+        "sensitivity": interval(np.concatenate(sensitivities)),
+        "specificity": interval(np.concatenate(specificities)),
+    }
 
 
 def _rank_aucs(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:

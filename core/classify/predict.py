@@ -46,7 +46,13 @@ class Classifier:
         """``"default.pt (xraynet, epoch 41, 2026-11-24)"``; ``"(3 × xraynet, epoch 50, ...)"`` for an ensemble."""
         created = (self.meta.created or "")[:10]
         epoch = "?" if self.meta.epoch is None else self.meta.epoch
-        return f"{self.path.name} ({self.architecture}, epoch {epoch}, {created})"
+        return f"{self.path.name} ({self.architecture}, epoch {epoch}, {created}{self._recalibrated})"
+
+    @property
+    def _recalibrated(self) -> str:
+        """``", recalibrated to 'site' on 2026-12-01"`` for a model recalibrated to a site, else empty."""
+        record = self.meta.recalibration
+        return f", recalibrated to '{record['data']['root_name']}' on {record['when'][:10]}" if record else ""
 
     @property
     def architecture(self) -> str:
@@ -66,11 +72,14 @@ class Classifier:
         if "sensitivity" in figures and "specificity" in figures:
             there = (f": {100 * figures['sensitivity']:.1f} % sensitivity and {100 * figures['specificity']:.1f} % "
                      "specificity there")  # fmt: skip
+        record = self.meta.recalibration
+        where = (f"the site's images ('{record['data']['root_name']}', {sum(record['data']['counts'].values())} "
+                 "images)" if record else "validation data")  # fmt: skip
         if rule and rule.startswith("sensitivity >="):
             target = float(rule.split(">=")[1])
-            return f"set on validation data for at least {100 * target:.0f} % sensitivity{there}"
+            return f"set on {where} for at least {100 * target:.0f} % sensitivity{there}"
         if rule:
-            return f"set on validation data for the best sum of sensitivity and specificity ({rule}){there}"
+            return f"set on {where} for the best sum of sensitivity and specificity ({rule}){there}"
         return "not chosen on data (the model was not calibrated)"
 
     def rule(self) -> str:

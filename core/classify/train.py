@@ -16,7 +16,6 @@ data folder has one, is evaluated once at the very end and only reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -34,7 +33,15 @@ from torch import nn
 
 from core.classify.calibration import choose_band, choose_threshold, fit_temperature, sigmoid
 from core.classify.checkpoint import ModelMeta, load_checkpoint, load_model, save_checkpoint
-from core.classify.data import LABELS, ImageRecord, count_labels, load_images, scan_dataset, split_by_patient
+from core.classify.data import (
+    LABELS,
+    ImageRecord,
+    count_labels,
+    fingerprint,
+    load_images,
+    scan_dataset,
+    split_by_patient,
+)
 from core.classify.distributed import World, all_sum, barrier, process_group, shard, world_from_environment
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
@@ -109,10 +116,7 @@ def dataset_splits(config: TrainConfig) -> Splits:
 
 def data_fingerprint(splits: Splits, root: str | Path) -> str:
     """A short hash of the training and validation files' names and sizes: tells whether two runs saw the same data."""
-    digest = hashlib.sha256()
-    for record in splits.train + splits.validation:
-        digest.update(f"{record.path.relative_to(root)}:{record.path.stat().st_size}\n".encode())
-    return digest.hexdigest()[:16]
+    return fingerprint(splits.train + splits.validation, root)
 
 
 # ----------------------------------------------------------------------------------------------------------------
