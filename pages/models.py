@@ -13,10 +13,11 @@ from core.classify.card import render_model_card
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta
 from core.classify.data import LABELS
 from core.classify.ensemble import build_ensemble
+from core.classify.recalibrate import FEWEST_PER_CLASS, WARN_BELOW_PER_CLASS, recalibrate
 from core.errors import CoreError
 from core.store.db import data_home
 from ui.auth import require_admin
-from ui.models import default_model_meta, default_model_version, model_registry
+from ui.models import default_model_meta, default_model_version, model_registry, recalibration_table
 from ui.navigation import page_setup
 
 page_setup()
@@ -146,3 +147,61 @@ if build:
         st.rerun()
 if "models_built" in st.session_state:
     st.success(st.session_state.pop("models_built"))
+
+st.subheader("Calibrate to this site")
+st.caption(
+    "A model's threshold and temperature were fitted on its training data's validation images; another hospital's "
+    "images often score elsewhere. Point at a folder on this server holding NORMAL/ and PNEUMONIA/ with the site's "
+    f"labelled images (at least {FEWEST_PER_CLASS} of each, {WARN_BELOW_PER_CLASS} or more advised): the operating "
+    "point (temperature, threshold, borderline band) is refitted on them. The weights, and so the ranking (AUC), do "
+    "not change; the figures after are measured on the images the point was fitted on, so they flatter it."
+)
+with st.form("models_recalibrate"):
+    source = st.selectbox("Model", models, format_func=lambda m: f"{m['name']} · {m['version']}",
+                          key="models_recalibrate_model")  # fmt: skip
+    site = st.text_input("Folder of the site's labelled images (NORMAL/, PNEUMONIA/)", key="models_recalibrate_data")
+    target = st.number_input(
+        "Target sensitivity (0: Youden's J, the best sum of sensitivity and specificity)",
+        min_value=0.0, max_value=1.0, value=0.0, step=0.01, key="models_recalibrate_target",
+    )  # fmt: skip
+    run = st.form_submit_button("Recalibrate")
+if run:
+    out = data_home() / "recalibrated" / f"recalibrated-{datetime.now(UTC):%Y%m%d-%H%M%S}.pt"
+    try:
+        with st.spinner("Scoring the site's images and refitting the operating point…"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result = recalibrate(source["path"] if source["registered"] else DEFAULT_MODEL_PATH, site, out,
+                                 target_sensitivity=target or None)  # fmt: skip
+    except CoreError as error:
+        st.error(str(error))
+    else:
+        name = f"{source['name']} recalibrated to '{result.meta.recalibration['data']['root_name']}'"
+        st.session_state["models_recalibration"] = {"out": out, "result": result, "name": name[:120]}
+recalibration = st.session_state.get("models_recalibration")
+if recalibration:
+    result = recalibration["result"]
+    for warning in result.warnings:
+        st.warning(warning)
+    st.dataframe(recalibration_table(result.before, result.after), hide_index=True, key="models_recalibration_table")
+    st.caption(f"On the {result.before['n']} images of the site, 95 % bootstrap intervals in brackets.")
+    if st.button(f"Register as a new version: {recalibration['name']}", key="models_recalibrate_register"):
+        try:
+            entry = registry.register(recalibration["out"], result.meta, name=recalibration["name"])
+        except CoreError as error:
+            st.error(str(error))
+        else:
+            st.session_state["models_recalibrated"] = entry.version
+            del st.session_state["models_recalibration"]
+            st.rerun()
+if version := st.session_state.get("models_recalibrated"):
+    st.success(f"Registered · {version}. Diagnose still uses the active model until you activate this one.")
+    confirm = st.checkbox("Diagnose will give every user verdicts at the recalibrated operating point",
+                          key="models_recalibrate_confirm")  # fmt: skip
+    if st.button("Activate it for Diagnose", key="models_recalibrate_activate", disabled=not confirm):
+        try:
+            registry.activate(version)
+        except CoreError as error:
+            st.error(str(error))
+        else:
+            del st.session_state["models_recalibrated"]
+            st.rerun()

@@ -367,3 +367,48 @@ def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
     table = app.dataframe[0].value
     row = table[table["Model"].isin(["Ensemble of 2 (member 0, member 1)", "Ensemble of 2 (member 1, member 0)"])]
     assert list(row["Architecture"]) == ["2 × xraynet"] and 0.0 <= float(row["Test accuracy"].iloc[0]) <= 1.0
+
+
+def test_a_model_calibrated_to_a_site_on_the_models_page_is_registered_then_activated_on_confirmation(
+    admin_hash, shared_data, quick_model, tmp_path
+):
+    from core.classify.checkpoint import read_meta
+    from core.store.registry import ModelRegistry
+
+    site = tmp_path / "hospital_b"
+    for label in ("NORMAL", "PNEUMONIA"):
+        (site / label).mkdir(parents=True)
+        for path in sorted((shared_data / "chest_xray" / "test" / label).iterdir())[:20]:
+            (site / label / path.name).symlink_to(path)
+    registry = ModelRegistry()
+    source = registry.register(quick_model, read_meta(quick_model), name="quick")
+    app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    app.selectbox(key="models_recalibrate_model").set_value(
+        next(o for o in app.selectbox(key="models_recalibrate_model").options if "quick" in o)
+    )
+    app.text_input(key="models_recalibrate_data").set_value(str(tmp_path / "nowhere"))
+    app.button[[b.label for b in app.button].index("Recalibrate")].click().run()
+    assert not app.exception and "does not exist" in app.error[0].value  # a sentence, nothing registered
+
+    app.text_input(key="models_recalibrate_data").set_value(str(site))
+    app.button[[b.label for b in app.button].index("Recalibrate")].click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    figures = app.dataframe[-1].value
+    assert list(figures[""]) == ["before", "after"] and "[" in figures["Accuracy"].iloc[0]
+    assert len(app.warning) >= 2  # 20 a class: accepted, with a warning per class
+    register = next(b for b in app.button if b.label.startswith("Register as a new version: quick recalibrated"))
+    register.click().run()
+    entry = next(m for m in registry.models() if m.name == "quick recalibrated to 'hospital_b'")
+    assert entry.meta.recalibration["data"]["counts"] == {"NORMAL": 20, "PNEUMONIA": 20}
+    assert registry.active() is None or registry.active().version != entry.version  # not active until confirmed
+    assert app.button(key="models_recalibrate_activate").disabled
+    app.checkbox(key="models_recalibrate_confirm").check().run()
+    app.button(key="models_recalibrate_activate").click().run()
+    try:
+        assert not app.exception and registry.active().version == entry.version
+        diagnose = _run("pages/diagnose.py")
+        assert "recalibrated to 'hospital_b'" in " ".join(c.value for c in diagnose.caption)
+    finally:
+        registry.deactivate()
+    del source
