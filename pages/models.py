@@ -183,7 +183,10 @@ if recalibration:
     for warning in result.warnings:
         st.warning(warning)
     st.dataframe(recalibration_table(result.before, result.after), hide_index=True, key="models_recalibration_table")
-    st.caption(f"On the {result.before['n']} images of the site, 95 % bootstrap intervals in brackets.")
+    st.caption(
+        f"On the {result.before['n']} images of the site, 95 % bootstrap intervals in brackets; 'after' is measured on "
+        "the images it was fitted on (optimistic): judge it on other images of the site."
+    )
     if st.button(f"Register as a new version: {recalibration['name']}", key="models_recalibrate_register"):
         try:
             entry = registry.register(recalibration["out"], result.meta, name=recalibration["name"])
