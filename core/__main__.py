@@ -72,7 +72,7 @@ def _recalibrate(args: argparse.Namespace) -> int:
     if args.json:
         figures = ("n", "accuracy", "sensitivity", "specificity", "auc", "ece", "threshold", "ci95", "borderline")
         print(json.dumps({"out": args.out, "temperature": result.meta.temperature, "threshold": result.meta.threshold,
-                          "band": result.meta.borderline, "before": {k: result.before.get(k) for k in figures},
+                          "band_log_odds": result.meta.borderline, "before": {k: result.before.get(k) for k in figures},
                           "after": {k: result.after.get(k) for k in figures}}))  # fmt: skip
         return 0
 
@@ -260,8 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--faithfulness",
         action="store_true",
-        help="with --cam, also check each map's faithfulness (ROAD: five imputations and a batched pass, about "
-        "twice the time of the rest)",
+        help="with --cam, also check each map's faithfulness (ROAD: five imputations and a batched pass; a file "
+        "then takes about 2.5 times as long)",
     )
     predict.set_defaults(run=_predict)
 
@@ -303,7 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name that is not valid text must not stop a batch's answers
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "faithfulness", False) and not args.cam:
+        parser.error("--faithfulness checks the heat maps: give --cam DIR too")
     try:
         return args.run(args)
     except CoreError as error:

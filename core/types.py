@@ -174,7 +174,7 @@ class Prediction:
             text = (
                 f"Pneumonia score {self.score:.3f} lies in the borderline band {low:.3f}–{high:.3f} around the "
                 f"threshold {self.threshold:.3f}, where the model was right on fewer than "
-                f"{100 * BORDERLINE_ACCURACY:.0f} % of validation images: "
+                f"{100 * BORDERLINE_ACCURACY:.0f} % of the images it was chosen on: "
                 f"review the image (the score is {side} the threshold, so it leans {self.label})."
             )
         else:

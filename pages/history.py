@@ -61,7 +61,7 @@ table = pd.DataFrame(
             "Time (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
             "File": r.file_name,
             "Verdict": r.reading,
-            "P(PNEUMONIA)": r.p_pneumonia,
+            "Pneumonia score": r.p_pneumonia,
             "Threshold": r.threshold,
             "Model": r.model,
             "Version": r.model_version,
@@ -79,7 +79,7 @@ st.dataframe(
     hide_index=True,
     key="history_table",
     column_config={
-        "P(PNEUMONIA)": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
+        "Pneumonia score": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
         "Threshold": st.column_config.NumberColumn(format="%.3f"),
     },
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.classify.card import render_model_card
-from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta
+from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta, read_meta
 from core.classify.data import LABELS
 from core.classify.ensemble import build_ensemble
 from core.classify.recalibrate import FEWEST_PER_CLASS, WARN_BELOW_PER_CLASS, recalibrate
@@ -166,12 +167,13 @@ with st.form("models_recalibrate"):
     )  # fmt: skip
     run = st.form_submit_button("Recalibrate")
 if run:
-    out = data_home() / "recalibrated" / f"recalibrated-{datetime.now(UTC):%Y%m%d-%H%M%S}.pt"
+    st.session_state.pop("models_recalibration", None)  # a new attempt replaces the last one's result
+    out = data_home() / "recalibrated" / f"recalibrated-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.pt"
     try:
         with st.spinner("Scoring the site's images and refitting the operating point…"):
             out.parent.mkdir(parents=True, exist_ok=True)
-            result = recalibrate(source["path"] if source["registered"] else DEFAULT_MODEL_PATH, site, out,
-                                 target_sensitivity=target or None)  # fmt: skip
+            model = registry.local_path(source["version"]) if source["registered"] else DEFAULT_MODEL_PATH
+            result = recalibrate(model, site, out, target_sensitivity=target or None)
     except CoreError as error:
         st.error(str(error))
     else:
@@ -189,7 +191,7 @@ if recalibration:
     )
     if st.button(f"Register as a new version: {recalibration['name']}", key="models_recalibrate_register"):
         try:
-            entry = registry.register(recalibration["out"], result.meta, name=recalibration["name"])
+            entry = registry.register(recalibration["out"], read_meta(recalibration["out"]), name=recalibration["name"])
         except CoreError as error:
             st.error(str(error))
         else:

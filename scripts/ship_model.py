@@ -102,7 +102,7 @@ def main() -> None:
         "check with `python -m core evaluate --data DATA --split test --json` (the default model).",
         *table,
         f"The shipped model is {chosen}{' of each member' if len(runs) > 1 else ''}, stored in float16 and",
-        "recalibrated as stored.",
+        "calibrated on validation as stored.",
         "",
         *(args.notes.read_text().splitlines() if args.notes else []),
     ]

@@ -21,6 +21,7 @@ from core.types import BORDERLINE_ACCURACY
 __all__ = [
     "BAND_ACCURACY",
     "BAND_MINIMUM_IMAGES",
+    "BAND_WIDEST",
     "band_edges",
     "choose_band",
     "choose_threshold",
@@ -34,6 +35,8 @@ __all__ = [
 BAND_ACCURACY = BORDERLINE_ACCURACY
 #: ...and at least this many of them (fewer would make the accuracy a coin toss).
 BAND_MINIMUM_IMAGES = 10
+#: The widest band, in log-odds either side of the threshold (past it every score of a float is inside).
+BAND_WIDEST = 40.0
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -128,7 +131,8 @@ def choose_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float)
     of images nearer than ``r``; ``r`` is the largest distance such that the validation images inside the band
     number at least :data:`BAND_MINIMUM_IMAGES` and are classified with accuracy below :data:`BAND_ACCURACY`. Its
     edge lies halfway between the last image inside and the first outside, away from any one image. When even the
-    nearest :data:`BAND_MINIMUM_IMAGES` images are classified at that accuracy or better there is no band.
+    nearest :data:`BAND_MINIMUM_IMAGES` images are classified at that accuracy or better there is no band, nor
+    for a threshold of 0 or 1 (a model no better than chance); it is at most :data:`BAND_WIDEST`.
 
     Parameters
     ----------
@@ -144,8 +148,8 @@ def choose_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float)
         ``r`` in log-odds; ``0.0`` for no band.
     """
     labels, probabilities = _labels_and_scores(labels, probabilities)
-    if not 0.0 < threshold < 1.0:
-        raise InputError(f"The threshold must lie strictly between 0 and 1; got {threshold}.")
+    if not 0.0 < threshold < 1.0:  # a model no better than chance on these images: nothing to be near
+        return 0.0
     correct = (probabilities >= threshold) == (labels == 1)
     distance = np.abs(logit(probabilities) - logit(threshold))
     order = np.argsort(distance, kind="stable")
@@ -158,9 +162,11 @@ def choose_band(labels: np.ndarray, probabilities: np.ndarray, threshold: float)
     if candidates.size == 0:
         return 0.0
     k = int(candidates[-1])
-    if k + 1 < distance.size:
-        return float((distance[k] + distance[k + 1]) / 2)
-    return float(np.nextafter(distance[k], np.inf)) if np.isfinite(distance[k]) else float(np.finfo(np.float64).max)
+    if not np.isfinite(distance[k]):  # scores of exactly 0 or 1 inside: the widest band there is
+        return BAND_WIDEST
+    if k + 1 < distance.size and np.isfinite(distance[k + 1]):
+        return float(min((distance[k] + distance[k + 1]) / 2, BAND_WIDEST))
+    return float(min(np.nextafter(distance[k], np.inf), BAND_WIDEST))
 
 
 def in_band(probabilities: np.ndarray | float, threshold: float, band: float) -> np.ndarray:

@@ -75,16 +75,52 @@ def _counts(counts: dict[str, int]) -> str:
     return " + ".join(f"{n} {label}" for label, n in counts.items())
 
 
+def _fitted_on(meta: ModelMeta) -> str:
+    """Where the operating point was fitted: validation, or the site's images it was recalibrated on."""
+    record = meta.recalibration
+    if not record:
+        return "validation"
+    return f"the site's images '{record['data']['root_name']}', recalibrated {record['when'][:10]}"
+
+
+def _validation_name(meta: ModelMeta) -> str:
+    return "site's images (recalibration; in-sample)" if meta.recalibration else "validation (from train)"
+
+
+def _recalibration(meta: ModelMeta) -> list[str]:
+    """A recalibrated model's record: on what, and the operating point and figures it had before."""
+    record = meta.recalibration
+    if not record:
+        return []
+    previous, data = record["previous"], record["data"]
+    counts = " + ".join(f"{n} {label}" for label, n in data["counts"].items())
+    lines = [
+        "## Recalibration",
+        f"Recalibrated {record['when']} on the site's images '{data['root_name']}' ({counts}; fingerprint",
+        f"`{data['fingerprint']}`): temperature {previous['temperature']:.3f} -> {meta.temperature:.3f}, threshold",
+        f"{previous['threshold']:.3f} -> {meta.threshold:.3f}, from version {previous['version']}. The weights are",
+        "the same: the ranking (AUC) is unchanged, and the figures on the site's images are in-sample.",
+        "",
+    ]
+    if previous.get("test"):
+        lines += ["Before recalibration:", "", *_figures_table([("test (former operating point)", previous["test"])]),
+                  ""]  # fmt: skip
+    return lines
+
+
 def _band(meta: ModelMeta) -> list[str]:
     """The borderline band: where it lies, and how many validation and test images fell in it."""
     if not meta.borderline:
-        return ["- Borderline band: none (even the validation images nearest the threshold were mostly right)."]
+        return [
+            "- Borderline band: none (even the images nearest the threshold, of those it was chosen on, were mostly",
+            "  right).",
+        ]
     low, high = band_edges(meta.threshold, meta.borderline)
     lines = [
         f"- Borderline band: scores between {low:.3f} and {high:.3f} (±{meta.borderline:.2f} log-odds around the",
         '  threshold) read "borderline: review", the label kept as a lean.',
     ]
-    for name, figures in (("validation", meta.validation), ("test", meta.test)):
+    for name, figures in (("validation" if not meta.recalibration else "site", meta.validation), ("test", meta.test)):
         counted = (figures or {}).get("borderline")
         if counted:
             lines.append(
@@ -141,7 +177,7 @@ def render_model_card(
         *_architecture(meta),
         f"- Input: {meta.input_size}×{meta.input_size} px; {meta.input_pipeline}.",
         f"- Output: calibrated probability of PNEUMONIA (temperature {meta.temperature:.3f}); PNEUMONIA when it",
-        f"  is at least **{meta.threshold:.3f}** ({meta.threshold_rule or 'Youden'} on validation).",
+        f"  is at least **{meta.threshold:.3f}** ({meta.threshold_rule or 'Youden'} on {_fitted_on(meta)}).",
         *_band(meta),
         f"- Selected epoch{'s' if members > 1 else ''}: {epochs} of {recipe['epochs']} ({_selection(recipe)}).",
         f"- Created {meta.created or '?'}, torch {meta.software.get('torch', '?')}.",
@@ -165,11 +201,10 @@ def render_model_card(
         "Validation figures choose nothing beyond what is stated above; test figures are reported only, computed",
         "once after every choice was made.",
         "",
-        *_figures_table(
-            [("validation (from train)", meta.validation)] + ([("**test**", meta.test)] if meta.test else [])
-        ),
+        *_figures_table([(_validation_name(meta), meta.validation)] + ([("**test**", meta.test)] if meta.test else [])),
         "",
     ]
+    lines += _recalibration(meta)
     if meta.test is not None:
         published = [(name, {**f, "n": 624}) for name, f in PUBLISHED.items()]
         lines += ["Published on the same test split:", "", *_figures_table(published), ""]

@@ -71,7 +71,7 @@ class Classifier:
         there = ""
         if "sensitivity" in figures and "specificity" in figures:
             there = (f": {100 * figures['sensitivity']:.1f} % sensitivity and {100 * figures['specificity']:.1f} % "
-                     "specificity there")  # fmt: skip
+                     f"specificity there{' (in-sample)' if self.meta.recalibration else ''}")  # fmt: skip
         record = self.meta.recalibration
         where = (f"the site's images ('{record['data']['root_name']}', {sum(record['data']['counts'].values())} "
                  "images)" if record else "validation data")  # fmt: skip
@@ -89,8 +89,8 @@ class Classifier:
         if self.band is not None:
             low, high = self.band
             share = f"{100 * BORDERLINE_ACCURACY:.0f} %"
-            text += (f" Scores between {low:.3f} and {high:.3f} read \"borderline: review\": there the model was "
-                     f"right on fewer than {share} of validation images.")  # fmt: skip
+            text += (f" Scores between {low:.3f} and {high:.3f} read \"borderline: review\": of the images the band "
+                     f"was chosen on, the model was right on fewer than {share} of those inside it.")  # fmt: skip
         return text
 
     def prepare(self, xray: XRay) -> np.ndarray:

@@ -83,7 +83,7 @@ def recalibrate(
         A folder of another layout, fewer than :data:`FEWEST_PER_CLASS` images of a class, an output path that
         is the model's own file.
     """
-    data = Path(data).resolve()
+    data = Path(data).absolute()  # the name the admin gave, even for a link
     if Path(out).resolve() == Path(model).resolve():
         raise InputError("Write the recalibrated model to a new file: the original stays as it was.")
     missing = [label for label in LABELS if not (data / label).is_dir()]
@@ -113,6 +113,11 @@ def recalibrate(
     logits = predict_logits(network, images)
     before = evaluate_arrays(logits, labels, temperature=meta.temperature, threshold=meta.threshold,
                              band=meta.borderline)  # fmt: skip
+    if before["auc"] is not None and before["auc"] <= 0.5:
+        raise InputError(
+            f"The model does not separate the site's classes (AUC {before['auc']:.2f} on '{data.name}'): no operating "
+            "point can fix that. Check the folders' labels, or the images' kind (frontal chest X-rays)."
+        )
     temperature = fit_temperature(logits, labels)
     probabilities = sigmoid(logits / temperature)
     threshold = choose_threshold(labels, probabilities, target_sensitivity=target_sensitivity)

@@ -121,3 +121,19 @@ def test_a_few_errors_on_the_threshold_do_not_make_a_band():
     inside = np.abs(distances) < band
     # ...so the band holds those 10 and more, up to where accuracy reaches 80 % (3 wrong of 15)
     assert BAND_MINIMUM_IMAGES <= inside.sum() < 15
+
+
+def test_saturated_scores_and_a_chance_threshold_give_a_finite_band():
+    """Scores of exactly 0 or 1 (log-odds beyond ±37) must not make the band infinite, which no checkpoint stores."""
+    from core.classify.calibration import BAND_WIDEST
+
+    threshold = 0.5
+    near = _scores_at(np.linspace(-0.5, 0.5, 40), threshold)
+    labels = np.r_[np.arange(40) % 10 < 7, np.ones(20, dtype=bool)].astype(int)  # 70 % right near, then sure ones
+    near_labels = (near >= threshold).astype(int)
+    labels[:40] = np.where(np.arange(40) % 10 < 7, near_labels, 1 - near_labels)
+    band = choose_band(labels, np.r_[near, np.ones(20)], threshold)
+    assert np.isfinite(band) and 0.5 < band <= BAND_WIDEST
+    everything_wrong = np.r_[np.zeros(15), np.ones(15)].astype(int)
+    assert choose_band(everything_wrong, np.r_[np.ones(15), np.zeros(15)], threshold) == BAND_WIDEST
+    assert choose_band(labels, np.r_[near, np.ones(20)], 1.0) == 0.0  # a threshold no score reaches: no band

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.__main__ import main
+from core.classify.card import render_model_card
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, read_meta
 from core.classify.evaluate import evaluate_model
 from core.classify.predict import Classifier
@@ -51,6 +52,8 @@ def test_the_operating_point_moves_to_the_site_and_the_checkpoint_says_so(shared
     assert classifier.threshold_purpose.startswith("set on the site's images ('site', 70 images)")
     (tmp_path / "test").symlink_to(site)  # evaluate reads it as any model, on a split laid out as the data set's
     figures = evaluate_model(out, tmp_path, split="test")
+    card = render_model_card(stored, title="site")
+    assert "## Recalibration" in card and "in-sample" in card and "on the site's images 'site'" in card
     assert figures["threshold"] == pytest.approx(meta.threshold) and figures["n"] == 70
     assert figures["accuracy"] == pytest.approx(after["accuracy"])
 
@@ -62,6 +65,18 @@ def test_too_few_images_of_a_class_are_refused_with_a_sentence(shared_data, tmp_
     assert not (tmp_path / "out.pt").exists()
     with pytest.raises(InputError, match="new file"):
         recalibrate(DEFAULT_MODEL_PATH, site, DEFAULT_MODEL_PATH)
+
+
+def test_a_site_whose_classes_the_model_does_not_separate_is_refused(shared_data, tmp_path):
+    """Labels swapped (or images of another kind): no operating point fixes a ranking at or below chance."""
+    swapped = tmp_path / "swapped"
+    for label, other in (("NORMAL", "PNEUMONIA"), ("PNEUMONIA", "NORMAL")):
+        (swapped / label).mkdir(parents=True)
+        for path in sorted((shared_data / "chest_xray" / "test" / other).iterdir())[:25]:
+            (swapped / label / path.name).symlink_to(path)
+    with pytest.raises(InputError, match="does not separate the site's classes"):
+        recalibrate(DEFAULT_MODEL_PATH, swapped, tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
 
 
 def test_the_command_prints_before_and_after_and_writes_the_model(shared_data, tmp_path, capsys):
