@@ -42,6 +42,7 @@ TORCH_MODULES = {
         "evaluate",
         "models",
         "predict",
+        "recalibrate",
         "state",
         "train",
         "transforms",
