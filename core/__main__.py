@@ -261,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
         "--faithfulness",
         action="store_true",
         help="with --cam, also check each map's faithfulness (ROAD: five imputations and a batched pass; a file "
-        "then takes about 2.5 times as long)",
+        "then takes over twice as long)",
     )
     predict.set_defaults(run=_predict)
 
