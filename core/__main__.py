@@ -76,23 +76,15 @@ def _recalibrate(args: argparse.Namespace) -> int:
                           "after": {k: result.after.get(k) for k in figures}}))  # fmt: skip
         return 0
 
-    def line(name: str, f: dict) -> str:
-        ci = f["ci95"]
-
-        def pct(key: str) -> str:
-            low, high = ci.get(key) or (float("nan"), float("nan"))
-            return f"{100 * f[key]:5.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
-
-        auc = f"{f['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}]" if ci.get("auc") else "–"
-        return (f"  {name:<7} threshold {f['threshold']:.3f}  accuracy {pct('accuracy')}  sensitivity "
-                f"{pct('sensitivity')}  specificity {pct('specificity')}  AUC {auc}  ECE {f['ece']:.3f}")  # fmt: skip
-
     site = result.meta.recalibration["data"]["root_name"]  # type: ignore[index]
     print(f"{args.out}: recalibrated on {result.before['n']} images of '{site}' "
           f"(temperature {result.meta.temperature:.3f}, threshold {result.meta.threshold:.3f}); on those images, "
           "with 95 % bootstrap intervals (after: fitted on them, so optimistic):")  # fmt: skip
-    print(line("before", result.before))
-    print(line("after", result.after))
+    for row in result.rows():
+        print(
+            f"  {row.pop(''):<7} "
+            + "  ".join(f"{name if name.isupper() else name.lower()} {text}" for name, text in row.items())
+        )
     return 0
 
 

@@ -22,6 +22,13 @@ import numpy as np
 
 from core.errors import ModelError
 
+
+def reading(label: str, borderline: bool) -> str:
+    """How a verdict reads: ``"borderline: review (leans PNEUMONIA)"`` in the model's borderline band, else the
+    label."""
+    return f"borderline: review (leans {label})" if borderline else label
+
+
 #: The borderline band around a model's threshold holds the validation images nearest it that the model classified
 #: with less than this accuracy (:func:`core.classify.calibration.choose_band`).
 BORDERLINE_ACCURACY = 0.8
@@ -164,7 +171,7 @@ class Prediction:
     @property
     def reading(self) -> str:
         """How the verdict reads: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
-        return f"borderline: review (leans {self.label})" if self.borderline else self.label
+        return reading(self.label, self.borderline)
 
     def explanation(self) -> str:
         """The verdict in a sentence or two: the score against the threshold, and what the threshold is for."""

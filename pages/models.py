@@ -18,7 +18,7 @@ from core.classify.recalibrate import FEWEST_PER_CLASS, WARN_BELOW_PER_CLASS, re
 from core.errors import CoreError
 from core.store.db import data_home
 from ui.auth import require_admin
-from ui.models import default_model_meta, default_model_version, model_registry, recalibration_table
+from ui.models import default_model_meta, default_model_version, model_registry
 from ui.navigation import page_setup
 
 page_setup()
@@ -184,7 +184,7 @@ if recalibration:
     result = recalibration["result"]
     for warning in result.warnings:
         st.warning(warning)
-    st.dataframe(recalibration_table(result.before, result.after), hide_index=True, key="models_recalibration_table")
+    st.dataframe(pd.DataFrame(result.rows()), hide_index=True, key="models_recalibration_table")
     st.caption(
         f"On the {result.before['n']} images of the site, 95 % bootstrap intervals in brackets; 'after' is measured on "
         "the images it was fitted on (optimistic): judge it on other images of the site."

@@ -3,9 +3,6 @@ each built once per server process."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
 import streamlit as st
 
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta, read_meta
@@ -58,32 +55,3 @@ def model_registry() -> ModelRegistry:
 def prediction_store() -> PredictionStore:
     """The prediction records (``XRAY_DB_URL``, else the SQLite file in the data folder)."""
     return PredictionStore()
-
-
-def recalibration_table(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
-    """A site's figures before and after recalibration, one row each, intervals in brackets."""
-
-    def cell(figures: dict[str, Any], key: str, percent: bool = True) -> str:
-        value, interval = figures.get(key), (figures.get("ci95") or {}).get(key)
-        if value is None:
-            return "–"
-        text = f"{100 * value:.1f} %" if percent else f"{value:.3f}"
-        if interval:
-            low, high = interval
-            text += f" [{100 * low:.1f}, {100 * high:.1f}]" if percent else f" [{low:.3f}, {high:.3f}]"
-        return text
-
-    return pd.DataFrame(
-        [
-            {
-                "": name,
-                "Threshold": f"{f['threshold']:.3f}",
-                "Accuracy": cell(f, "accuracy"),
-                "Sensitivity": cell(f, "sensitivity"),
-                "Specificity": cell(f, "specificity"),
-                "AUC": cell(f, "auc", percent=False),
-                "ECE": f"{f['ece']:.3f}",
-            }
-            for name, f in (("before", before), ("after", after))
-        ]
-    )

@@ -55,6 +55,33 @@ class Recalibration:
     meta: ModelMeta
     warnings: tuple[str, ...]
 
+    def rows(self) -> list[dict[str, str]]:
+        """The figures before and after as text, one row each, 95 % intervals in brackets: what the command line
+        prints and the Models page shows."""
+
+        def cell(figures: dict[str, Any], key: str, percent: bool = True) -> str:
+            value, interval = figures.get(key), (figures.get("ci95") or {}).get(key)
+            if value is None:
+                return "–"
+            text = f"{100 * value:.1f} %" if percent else f"{value:.3f}"
+            if interval:
+                low, high = interval
+                text += f" [{100 * low:.1f}, {100 * high:.1f}]" if percent else f" [{low:.3f}, {high:.3f}]"
+            return text
+
+        return [
+            {
+                "": name,
+                "Threshold": f"{f['threshold']:.3f}",
+                "Accuracy": cell(f, "accuracy"),
+                "Sensitivity": cell(f, "sensitivity"),
+                "Specificity": cell(f, "specificity"),
+                "AUC": cell(f, "auc", percent=False),
+                "ECE": f"{f['ece']:.3f}",
+            }
+            for name, f in (("before", self.before), ("after", self.after))
+        ]
+
 
 def recalibrate(
     model: str | Path, data: str | Path, out: str | Path, *, target_sensitivity: float | None = None

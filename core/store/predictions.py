@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.db import Base, as_utc, database_failure, session_factory
-from core.types import Prediction
+from core.types import Prediction, reading
 
 __all__ = ["PredictionStore", "StoredPrediction"]
 
@@ -80,7 +80,7 @@ class StoredPrediction:
     @property
     def reading(self) -> str:
         """How the verdict read: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
-        return f"borderline: review (leans {self.label})" if self.borderline else self.label
+        return reading(self.label, self.borderline)
 
 
 class PredictionStore:
