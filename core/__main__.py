@@ -13,6 +13,9 @@ from collections.abc import Sequence
 
 from core.errors import CoreError, InputError
 
+if typing.TYPE_CHECKING:
+    from core.types import Prediction
+
 
 def _train(args: argparse.Namespace) -> int:
     from core.classify.settings import TrainConfig
@@ -88,12 +91,31 @@ def _recalibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_ood(args: argparse.Namespace) -> int:
+    from core.classify.settings import DEFAULT_MODEL_PATH
+    from core.classify.train import fit_ood_reference
+
+    model = DEFAULT_MODEL_PATH if args.model == "default" else args.model
+    ood = fit_ood_reference(model, data=args.data, out=args.out).ood
+    validation = ood["validation"]
+    print(f"{args.out or model}: out-of-distribution threshold {ood['threshold']:.4f} ({ood['method']}, k = "
+          f"{ood['neighbours']}, {ood['bank']} training images); {validation['flagged']} of {validation['n']} "
+          "validation images flagged")  # fmt: skip
+    return 0
+
+
 #: ``python -m core predict`` exit statuses (also in its ``--help``).
 PREDICT_EXIT_STATUSES = """exit status:
   0  every file has a verdict
   1  one or more files were refused, each answered with an "error" sentence; the others have verdicts
   2  the command could not run (bad options, a model that cannot be loaded); no file was answered
   3  one or more files met an internal error (a bug: its traceback is on standard error); every file was answered"""
+
+
+def _ood_record(prediction: Prediction) -> dict[str, float | bool] | None:
+    """A verdict's out-of-distribution score as the JSON gives it (``None``: the model has no reference)."""
+    ood = prediction.out_of_distribution
+    return None if ood is None else {"score": ood.score, "flag": ood.flag, "threshold": ood.threshold}
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -115,7 +137,8 @@ def _predict(args: argparse.Namespace) -> int:
             record = {"file": path, "label": prediction.label, "borderline": prediction.borderline,
                       "reading": prediction.reading, "probabilities": dict(prediction.probabilities),
                       "threshold": prediction.threshold, "band": prediction.band, "model": prediction.model,
-                      "model_version": diagnoser.classifier.version, "warnings": list(diagnosis.warnings)}  # fmt: skip
+                      "model_version": diagnoser.classifier.version, "warnings": list(diagnosis.warnings),
+                      "out_of_distribution": _ood_record(prediction)}  # fmt: skip
             if diagnosis.cam is not None:
                 overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat)
                 target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
@@ -138,9 +161,11 @@ def _predict(args: argparse.Namespace) -> int:
         elif "error" in record:
             print(f"{path}: error: {record['error']}", flush=True)
         else:
+            ood = record["out_of_distribution"]
             print(f"{path}: {record['reading']} (pneumonia score {record['probabilities']['PNEUMONIA']:.3f}, "
-                  f"threshold {record['threshold']:.3f})" + (f", heat map {record['cam']['file']}" if "cam" in record
-                  else ""), flush=True)  # fmt: skip
+                  f"threshold {record['threshold']:.3f}"
+                  + (f"; unfamiliarity {ood['score']:.3f}, threshold {ood['threshold']:.3f}" if ood else "") + ")"
+                  + (f", heat map {record['cam']['file']}" if "cam" in record else ""), flush=True)  # fmt: skip
             for warning in record["warnings"]:
                 print(f"  warning: {warning}", flush=True)
     return 3 if bugs else 1 if failures else 0
@@ -270,6 +295,17 @@ def _parser() -> argparse.ArgumentParser:
     recalibrate.add_argument("--target-sensitivity", type=float, help="threshold rule (default: Youden's J)")
     recalibrate.add_argument("--json", action="store_true", help="print one JSON object")
     recalibrate.set_defaults(run=_recalibrate)
+
+    ood = commands.add_parser(
+        "fit-ood",
+        help="give a trained model its out-of-distribution score (training does this at its end)",
+        description="Fit a model's out-of-distribution reference: features of up to 1000 of its training images, and "
+        "the threshold that at most 5 %% of its validation images exceed. Needs the data folder it was trained on.",
+    )
+    ood.add_argument("--model", required=True, help="a checkpoint, or 'default' for the shipped model")
+    ood.add_argument("--data", required=True, help="the data folder the model was trained on")
+    ood.add_argument("--out", help="the new checkpoint (default: over --model)")
+    ood.set_defaults(run=_fit_ood)
 
     bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")
     bench.add_argument("--ct", required=True, help="folder with cxr.nii.gz (HU) and mask.nii.gz (labels)")

@@ -66,16 +66,19 @@ class Diagnoser:
     ) -> Diagnosis:
         """Verdict, heat map (``method=None``: none) and warnings for one X-ray.
 
-        With a heat map, the verdict comes from the map's own forward pass (the explainer decides the label it
-        explains with the classifier's calibration and threshold): one pass through the network, not two.
+        With a heat map, the verdict and the out-of-distribution score come from the map's own forward pass (the
+        explainer decides the label it explains with the classifier's calibration and threshold): one pass through
+        the network, not two.
         """
         inputs = self.classifier.batch([xray])
         cam = None
-        if method is not None:
-            with self._cam_lock:
-                cam = self.explainer.explain(inputs, method=method, faithfulness=faithfulness, seed=seed)
-        probability = cam.probability if cam is not None else float(self.classifier.probabilities(inputs)[0])
-        prediction = self.classifier.verdict(probability)
+        with self.classifier.observing() as recording:
+            if method is not None:
+                with self._cam_lock:
+                    cam = self.explainer.explain(inputs, method=method, faithfulness=faithfulness, seed=seed)
+            probability = cam.probability if cam is not None else float(self.classifier.probabilities(inputs)[0])
+        scores = recording.scores()
+        prediction = self.classifier.verdict(probability, None if scores is None else float(scores[0]))
         return Diagnosis(
             xray=xray,
             model_input=inputs[0, 0].numpy(),

@@ -263,7 +263,8 @@ class Explainer:
         self.classifier = classifier
         # pytorch-grad-cam hooks its target layer for as long as a CAM object lives, and the hooks keep a copy of
         # every activation passing through. They sit on a private copy of the model, so predictions (and the
-        # faithfulness passes) through ``classifier.model`` neither pay for them nor pile up tensors.
+        # faithfulness passes) through ``classifier.model`` neither pay for them nor pile up tensors. The copy keeps
+        # the classifier's feature tap, so a map's pass also gives the out-of-distribution score its features.
         self._cam_model = copy.deepcopy(classifier.model).eval()
         self.layers = cam_layers(self._cam_model, classifier.meta.arch)
         # A map needs the gradient at the mapped layer, not below it: no weight asks for one, and the layer's output

@@ -23,10 +23,16 @@ import numpy as np
 from core.errors import ModelError
 
 
-def reading(label: str, borderline: bool) -> str:
-    """How a verdict reads: ``"borderline: review (leans PNEUMONIA)"`` in the model's borderline band, else the
-    label."""
+def reading(label: str, borderline: bool, unfamiliar: bool = False) -> str:
+    """How a verdict reads: ``"unreliable: unfamiliar image (reads PNEUMONIA)"`` for an image unlike the training
+    images, ``"borderline: review (leans PNEUMONIA)"`` in the model's borderline band, else the label."""
+    if unfamiliar:
+        return f"unreliable: unfamiliar image (reads {label})"
     return f"borderline: review (leans {label})" if borderline else label
+
+
+#: What a flagged image is told, in the words users see.
+UNFAMILIAR = "This image is unlike the images the model learned from"
 
 
 #: The borderline band around a model's threshold holds the validation images nearest it that the model classified
@@ -121,6 +127,40 @@ def pixels_to_uint16(pixels: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class OutOfDistribution:
+    """How unlike the model's training images one image is (:mod:`core.classify.ood`).
+
+    Attributes
+    ----------
+    score : float
+        Cosine distance of the image's features to the training images' (0 alike, up to 2).
+    threshold : float
+        The model's threshold: at most 5 % of its validation images score above it.
+    """
+
+    score: float
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(v, int | float | np.floating) and math.isfinite(v) for v in (self.score, self.threshold)):
+            raise ModelError("The model gave no valid out-of-distribution score for this image (not a finite number).")
+
+    @property
+    def flag(self) -> bool:
+        """Whether the image is unfamiliar: its score is above the threshold."""
+        return self.score > self.threshold
+
+    def explanation(self) -> str:
+        """A sentence: what the score says about the image."""
+        if self.flag:
+            return (f"{UNFAMILIAR} (unfamiliarity {self.score:.3f} > {self.threshold:.3f}, a level that 5 % of its "
+                    "validation images reach): the verdict is unreliable. The model was trained on frontal chest "
+                    "X-rays of young children from one hospital.")  # fmt: skip
+        return (f"The image resembles the images the model learned from (unfamiliarity {self.score:.3f} ≤ "
+                f"{self.threshold:.3f}).")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Prediction:
     """A classifier's verdict on one X-ray.
 
@@ -139,6 +179,8 @@ class Prediction:
         (chosen on validation, see :func:`core.classify.calibration.choose_band`); ``None`` when it has none.
     threshold_purpose : str
         What the threshold was chosen for, as a phrase: "set on validation data for ...".
+    out_of_distribution : OutOfDistribution, optional
+        How unlike the training images the image is; ``None`` when the model gives no such score.
     """
 
     label: str
@@ -147,6 +189,7 @@ class Prediction:
     model: str
     band: tuple[float, float] | None = None
     threshold_purpose: str = ""
+    out_of_distribution: OutOfDistribution | None = None
 
     def __post_init__(self) -> None:
         values = [*self.probabilities.values(), self.threshold, *(self.band or ())]
@@ -169,12 +212,18 @@ class Prediction:
         return self.band is not None and self.band[0] < self.score < self.band[1]
 
     @property
+    def unfamiliar(self) -> bool:
+        """Whether the image is flagged as unlike the training images (its verdict is then unreliable)."""
+        return self.out_of_distribution is not None and self.out_of_distribution.flag
+
+    @property
     def reading(self) -> str:
-        """How the verdict reads: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
-        return reading(self.label, self.borderline)
+        """How the verdict reads: :func:`reading`."""
+        return reading(self.label, self.borderline, self.unfamiliar)
 
     def explanation(self) -> str:
-        """The verdict in a sentence or two: the score against the threshold, and what the threshold is for."""
+        """The verdict in a sentence or two: the score against the threshold, and what the threshold is for (how
+        unfamiliar the image is: :meth:`OutOfDistribution.explanation`)."""
         side = "≥" if self.score >= self.threshold else "<"
         if self.borderline:
             low, high = self.band  # type: ignore[misc]

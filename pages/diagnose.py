@@ -14,6 +14,7 @@ from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, heat_overlay
 from core.export.report import REPORT_FORMATS, diagnosis_report
 from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
+from core.types import Prediction
 from ui.diagnosis import diagnose_cached, predict_cached
 from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
@@ -101,6 +102,14 @@ def record(upload: Upload) -> None:
 for upload in readable:
     record(upload)
 
+
+def unfamiliar_cell(prediction: Prediction) -> str:
+    """Whether the image was flagged as unlike the model's training images, in the table's words."""
+    if prediction.out_of_distribution is None:
+        return "not assessed"  # the model has no reference to compare with
+    return "yes" if prediction.unfamiliar else "no"
+
+
 # ---- Batch table -------------------------------------------------------------------------------------------------
 table = pd.DataFrame(
     [
@@ -108,6 +117,7 @@ table = pd.DataFrame(
             "File": u.name,
             "Verdict": predictions[id(u)].reading if u.xray is not None else "not read",
             "Pneumonia score": predictions[id(u)].score if u.xray is not None else None,
+            "Unfamiliar": unfamiliar_cell(predictions[id(u)]) if u.xray is not None else "",
             "SHA-256": u.xray.sha256[:12] if u.xray is not None else "",
             "Problem": u.error or "",
         }
@@ -143,6 +153,8 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
     prediction, cam = diagnosis.prediction, diagnosis.cam
     with st.container(border=True, key=f"card_{index}"):
         st.markdown(f"#### {upload.name}")
+        if prediction.unfamiliar:  # the verdict cannot be relied on: said before anything else about it
+            st.error(prediction.out_of_distribution.explanation(), icon=":material/help:")
         for warning in diagnosis.warnings:
             st.warning(warning, icon=":material/report:")
         seen, heat, verdict = st.columns([1, 1.6, 1.2], gap="medium")
@@ -158,13 +170,19 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             caption=f"{cam.method}: evidence for {cam.target}",
             width="stretch",
         )
-        if prediction.borderline:  # "borderline: review", the lean under it (a metric shows one short value)
+        if prediction.unfamiliar:  # "unreliable: unfamiliar image", what it reads under it
+            verdict.metric("Verdict", "Unreliable", delta=f"unfamiliar image · reads {prediction.label}",
+                           delta_color="off", delta_arrow="off")  # fmt: skip
+        elif prediction.borderline:  # "borderline: review", the lean under it (a metric shows one short value)
             verdict.metric("Verdict", "Borderline", delta=f"review · leans {prediction.label}", delta_color="off",
                            delta_arrow="off")  # fmt: skip
         else:
             verdict.metric("Verdict", prediction.label)
         verdict.metric("Pneumonia score", f"{prediction.score:.3f}", delta=f"threshold {prediction.threshold:.3f}",
                        delta_color="off", delta_arrow="off")  # fmt: skip
+        ood = prediction.out_of_distribution
+        verdict.caption("Unfamiliarity: not assessed (this model has no reference)" if ood is None else
+                        f"Unfamiliarity {ood.score:.3f} (flagged above {ood.threshold:.3f})")  # fmt: skip
         verdict.markdown(prediction.explanation())
         verdict.caption(f"Model {classifier.description}, version {classifier.version}.")
         if cam.faithfulness is not None:

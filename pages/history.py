@@ -15,11 +15,14 @@ from ui.processing import for_display
 
 page_setup()
 
+_UNFAMILIAR = {True: "yes", False: "no", None: "not assessed"}  # a record's "unfamiliar", in the table's words
+
 st.title("History")
 st.caption(
     "Every verdict given on the Diagnose page, newest first: file name, the SHA-256 of its bytes (the image itself "
     'only where the user chose to keep it), the verdict (or "borderline: review") with its score and threshold, '
-    "the model and the time (UTC)."
+    'whether the image was unlike the images the model learned from ("unreliable: unfamiliar image", with its '
+    'unfamiliarity score; "not assessed" for models without that check), the model and the time (UTC).'
 )
 try:
     store = prediction_store()
@@ -36,6 +39,9 @@ version = model_column.selectbox("Model", [None, *models], key="history_model",
 name = name_column.text_input("File name contains", key="history_name", max_chars=100)
 borderline_only = verdict_column.checkbox("Borderline only", key="history_borderline",
                                           help="Verdicts that read \"borderline: review\"")  # fmt: skip
+unfamiliar_only = verdict_column.checkbox("Unfamiliar only", key="history_unfamiliar",
+                                          help="Verdicts on images unlike the images the model learned from (they "
+                                          "read \"unreliable: unfamiliar image\")")  # fmt: skip
 today = dt.datetime.now(dt.UTC).date()
 dates = date_column.date_input("Dates (UTC)", value=(today - dt.timedelta(days=30), today), key="history_dates",
                                max_value=today)  # fmt: skip
@@ -46,7 +52,8 @@ if isinstance(dates, tuple | list) and len(dates) == 2:
 
 try:
     records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
-                          until=until, borderline=True if borderline_only else None)  # fmt: skip
+                          until=until, borderline=True if borderline_only else None,
+                          unfamiliar=True if unfamiliar_only else None)  # fmt: skip
 except CoreError as error:
     st.error(f"The records cannot be read. {error}")
     st.stop()
@@ -63,6 +70,8 @@ table = pd.DataFrame(
             "Verdict": r.reading,
             "Pneumonia score": r.p_pneumonia,
             "Threshold": r.threshold,
+            "Unfamiliar": _UNFAMILIAR[r.unfamiliar],
+            "Unfamiliarity": r.ood_score,
             "Model": r.model,
             "Version": r.model_version,
             "SHA-256": r.sha256,
@@ -81,6 +90,9 @@ st.dataframe(
     column_config={
         "Pneumonia score": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
         "Threshold": st.column_config.NumberColumn(format="%.3f"),
+        "Unfamiliarity": st.column_config.NumberColumn(
+            format="%.3f", help="How unlike the model's training images the image was (blank: not assessed)"
+        ),
     },
 )
 st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), file_name="predictions.csv",

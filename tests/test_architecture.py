@@ -41,6 +41,7 @@ TORCH_MODULES = {
         "ensemble",
         "evaluate",
         "models",
+        "ood",
         "predict",
         "recalibrate",
         "state",

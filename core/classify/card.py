@@ -130,6 +130,20 @@ def _band(meta: ModelMeta) -> list[str]:
     return lines
 
 
+def _ood(meta: ModelMeta) -> list[str]:
+    """The out-of-distribution score: how it is computed and where it flags."""
+    ood = meta.ood
+    if not ood:
+        return ["- Unfamiliar images: not assessed (the model has no out-of-distribution reference)."]
+    validation = ood["validation"]
+    return [
+        f"- Unfamiliar images: flagged above **{ood['threshold']:.3f}** ({validation['flagged']} of {validation['n']} "
+        f"validation images exceed it; at most {100 * ood['flagged_share']:.0f} %),",
+        f"  by the {ood['method']} (k = {ood['neighbours']}) to {ood['bank']} training",
+        '  images. A flagged verdict reads "unreliable: unfamiliar image".',
+    ]
+
+
 def _figures_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "| | n | accuracy (95 % CI) | sensitivity | specificity | precision | F1 | AUC (95 % CI) | ECE |",
@@ -179,6 +193,7 @@ def render_model_card(
         f"- Output: calibrated probability of PNEUMONIA (temperature {meta.temperature:.3f}); PNEUMONIA when it",
         f"  is at least **{meta.threshold:.3f}** ({meta.threshold_rule or 'Youden'} on {_fitted_on(meta)}).",
         *_band(meta),
+        *_ood(meta),
         f"- Selected epoch{'s' if members > 1 else ''}: {epochs} of {recipe['epochs']} ({_selection(recipe)}).",
         f"- Created {meta.created or '?'}, torch {meta.software.get('torch', '?')}.",
         "",

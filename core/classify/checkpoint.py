@@ -22,6 +22,7 @@ from torch import nn
 
 from core.classify.meta import REQUIRED_META, ModelMeta
 from core.classify.models import build_model
+from core.classify.ood import BUFFER, attach_bank
 from core.classify.settings import DEFAULT_MODEL_PATH
 from core.errors import ModelError
 from core.store.files import write_atomic
@@ -145,6 +146,13 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     meta: ModelMeta = payload["meta"]
     model = build_model(meta.arch, members=meta.members)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    if (BUFFER in state) != (meta.ood is not None):
+        raise ModelError(
+            f"'{Path(path).name}' has half of an out-of-distribution reference (features without settings, or the "
+            "reverse): refit it (python -m core fit-ood) or retrain the model."
+        )
+    if BUFFER in state:
+        attach_bank(model, state[BUFFER])
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:

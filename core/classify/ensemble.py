@@ -23,7 +23,8 @@ import torch
 from core.classify.checkpoint import ModelMeta, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.models import Ensemble
-from core.classify.train import TrainConfig, data_fingerprint, dataset_splits, finalize
+from core.classify.ood import attach_bank, bank_indices
+from core.classify.train import TrainConfig, finalize, model_splits
 from core.classify.transforms import model_input
 from core.errors import InputError
 
@@ -84,6 +85,8 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
                 "trained alike, on the same data, and validated on the same patients."
             )
     members = [load_model(p)[0] for p in paths]
+    for member in members:
+        attach_bank(member, None)  # the ensemble's out-of-distribution reference is its own (build_ensemble)
     ensemble = Ensemble(members)
     meta = first.with_(
         validation=None,
@@ -96,6 +99,7 @@ def combine(checkpoints: Sequence[str | Path], out: str | Path, *, half: bool = 
         temperature=1.0,
         threshold=0.5,
         borderline=0.0,
+        ood=None,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         software={"torch": str(torch.__version__)},
     )
@@ -129,22 +133,18 @@ def build_ensemble(
     Raises
     ------
     InputError
-        As :func:`combine`, or a data folder other than the members'.
+        As :func:`combine`, or a data folder other than the members' (:func:`~core.classify.train.model_splits`).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         raw = Path(scratch) / "ensemble.pt"
         meta = combine(checkpoints, raw, half=half)
-        config = TrainConfig.from_recipe(meta.recipe, data=data)
-        splits = dataset_splits(config)
-        if data_fingerprint(splits, data) != meta.data["fingerprint"]:
-            raise InputError(
-                f"'{data}' is not the data the members were trained on (other files in train/): their validation "
-                "split cannot be rebuilt from it."
-            )
+        config, splits = model_splits(meta, data)
         prepare = partial(model_input, size=config.input_size)
         validation = load_images(splits.validation, prepare=prepare)
         test = load_images(splits.test, prepare=prepare) if splits.test else None
+        chosen = [splits.train[i] for i in bank_indices(len(splits.train), seed=config.seed)]
         return finalize(raw, validation=validation, test=test, out=out, half=half,
+                        reference=load_images(chosen, prepare=prepare)[0],
                         target_sensitivity=config.target_sensitivity)  # fmt: skip

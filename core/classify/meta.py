@@ -95,6 +95,9 @@ class ModelMeta:
     borderline : float
         Half-width of the borderline band around the threshold, in log-odds (calibrated logit minus the threshold's
         logit); 0 means no band.
+    ood : dict or None
+        The out-of-distribution score's settings and threshold (:func:`core.classify.ood.fit_ood`); its reference
+        features are the model's ``ood_bank`` buffer. ``None``: the model gives no such score.
     extra : dict
         Keys this code does not know, kept so that they are written back unchanged.
     """
@@ -122,6 +125,7 @@ class ModelMeta:
     history: list[dict[str, Any]] | None = None
     recalibration: dict[str, Any] | None = None
     borderline: float = 0.0
+    ood: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -167,6 +171,10 @@ class ModelMeta:
             raise ModelError(
                 f"{subject} gives its borderline band as {borderline!r}; expected a half-width of at least 0 log-odds."
             )
+        ood = meta.get("ood")
+        if ood is not None and not (isinstance(ood, Mapping) and _is_number(ood.get("threshold"))
+                                    and _is_whole(ood.get("neighbours")) and ood["neighbours"] >= 1):  # fmt: skip
+            raise ModelError(f"{subject} has an unreadable out-of-distribution reference ({ood!r}).")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {key: value for key, value in meta.items() if key in known}
         values.update(labels=tuple(labels), temperature=float(temperature), threshold=float(threshold),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import torch
 from core.classify.calibration import band_edges, sigmoid
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, ModelMeta, load_model
 from core.classify.data import LABELS
+from core.classify.ood import BUFFER, FeatureTap, knn_distance
 from core.classify.transforms import model_input
 from core.store.files import file_version
-from core.types import BORDERLINE_ACCURACY, Prediction, XRay
+from core.types import BORDERLINE_ACCURACY, OutOfDistribution, Prediction, XRay
 
 __all__ = ["Classifier"]
 
@@ -40,6 +42,8 @@ class Classifier:
         self.threshold: float = meta.threshold
         #: The borderline band as probabilities ``(low, high)``; ``None`` when the model has none.
         self.band: tuple[float, float] | None = band_edges(meta.threshold, meta.borderline) if meta.borderline else None
+        # the out-of-distribution score's features are recorded from the verdict's own forward pass
+        self._tap = FeatureTap(self.model) if meta.ood is not None else None
 
     @property
     def description(self) -> str:
@@ -107,16 +111,58 @@ class Classifier:
         logits = self.model(inputs.contiguous(memory_format=torch.channels_last)).double().numpy()
         return sigmoid(logits / self.temperature)
 
-    def verdict(self, probability: float) -> Prediction:
-        """The prediction for a calibrated PNEUMONIA probability."""
+    @contextmanager
+    def observing(self) -> Iterator[OODRecording]:
+        """A block whose first forward pass through the model (a verdict's, or a heat map's on the explainer's copy)
+        is read for the out-of-distribution score: :meth:`OODRecording.scores` after the block."""
+        if self._tap is None:
+            yield OODRecording(None, self)
+            return
+        with self._tap.recording() as sink:
+            yield OODRecording(sink, self)
+
+    def assess(self, inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities (as :meth:`probabilities`) and out-of-distribution scores ``(B,)`` (``None`` when the model
+        has no reference) of a prepared batch, from one forward pass."""
+        with self.observing() as recording:
+            probabilities = self.probabilities(inputs)
+        return probabilities, recording.scores()
+
+    def verdict(self, probability: float, ood_score: float | None = None) -> Prediction:
+        """The prediction for a calibrated PNEUMONIA probability (and the image's out-of-distribution score)."""
         p = float(probability)
         label = LABELS[1] if p >= self.threshold else LABELS[0]
+        ood = None if ood_score is None else OutOfDistribution(float(ood_score), self.meta.ood["threshold"])
         return Prediction(label=label, probabilities={LABELS[0]: 1.0 - p, LABELS[1]: p}, threshold=self.threshold,
-                          model=self.description, band=self.band,
-                          threshold_purpose=self.threshold_purpose)  # fmt: skip
+                          model=self.description, band=self.band, threshold_purpose=self.threshold_purpose,
+                          out_of_distribution=ood)  # fmt: skip
 
     def predict(self, xrays: Sequence[XRay]) -> list[Prediction]:
         """Verdicts for several X-rays (one forward pass)."""
         if not xrays:
             return []
-        return [self.verdict(p) for p in self.probabilities(self.batch(xrays))]
+        probabilities, scores = self.assess(self.batch(xrays))
+        ood = [None] * len(probabilities) if scores is None else scores
+        return [self.verdict(p, s) for p, s in zip(probabilities, ood, strict=True)]
+
+
+class OODRecording:
+    """The features :meth:`Classifier.observing` recorded, turned into out-of-distribution scores."""
+
+    def __init__(self, sink: list[torch.Tensor] | None, classifier: Classifier) -> None:
+        self._sink, self._classifier = sink, classifier
+
+    def scores(self) -> np.ndarray | None:
+        """Scores ``(B,)`` of the recorded pass; ``None`` when the model has no reference.
+
+        Raises
+        ------
+        RuntimeError
+            No forward pass was recorded (a bug in the caller).
+        """
+        if self._sink is None:
+            return None
+        if not self._sink:
+            raise RuntimeError("No forward pass ran inside Classifier.observing().")
+        model = self._classifier.model
+        return knn_distance(torch.stack(self._sink), getattr(model, BUFFER), self._classifier.meta.ood["neighbours"])

@@ -46,6 +46,7 @@ from core.classify.distributed import World, all_sum, barrier, process_group, sh
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import build_model
+from core.classify.ood import bank_indices, fit_ood
 from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
 from core.classify.state import TrainingState
 from core.classify.transforms import AUGMENTATIONS, INPUT_PIPELINE, augment, mix, model_input, sample_augmentation
@@ -60,6 +61,8 @@ __all__ = [
     "data_fingerprint",
     "dataset_splits",
     "finalize",
+    "fit_ood_reference",
+    "model_splits",
     "train",
 ]
 
@@ -117,6 +120,53 @@ def dataset_splits(config: TrainConfig) -> Splits:
 def data_fingerprint(splits: Splits, root: str | Path) -> str:
     """A short hash of the training and validation files' names and sizes: tells whether two runs saw the same data."""
     return fingerprint(splits.train + splits.validation, root)
+
+
+def model_splits(meta: ModelMeta, data: str | Path) -> tuple[TrainConfig, Splits]:
+    """A trained model's settings and splits, rebuilt from its recipe on ``data``.
+
+    Raises
+    ------
+    InputError
+        ``data`` is not the data the model was trained on (other files in ``train/``): its validation split
+        cannot be rebuilt from it.
+    """
+    config = TrainConfig.from_recipe(meta.recipe, data=data)
+    splits = dataset_splits(config)
+    if data_fingerprint(splits, data) != meta.data.get("fingerprint"):
+        raise InputError(
+            f"'{data}' is not the data the model was trained on (other files in train/): its validation split "
+            "cannot be rebuilt from it."
+        )
+    return config, splits
+
+
+def fit_ood_reference(checkpoint: str | Path, *, data: str | Path, out: str | Path | None = None) -> ModelMeta:
+    """Give a trained model its out-of-distribution score (as training now does at its end): the reference from
+    its training images, the threshold from its validation images.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+    data : str or Path
+        The data folder the model was trained on (checked against its fingerprint).
+    out : str or Path, optional
+        Where to write the result; over ``checkpoint`` when omitted. Its weights keep their precision.
+
+    Returns
+    -------
+    ModelMeta
+    """
+    model, meta = load_model(checkpoint)
+    config, splits = model_splits(meta, data)
+    prepare = partial(model_input, size=config.input_size)
+    chosen = [splits.train[i] for i in bank_indices(len(splits.train), seed=config.seed)]
+    meta = meta.with_(ood=fit_ood(model, reference=load_images(chosen, prepare=prepare)[0],
+                                  validation=load_images(splits.validation, prepare=prepare)[0]))  # fmt: skip
+    half = all(v.dtype == torch.float16 for v in load_checkpoint(checkpoint)["state_dict"].values()
+               if v.is_floating_point())  # fmt: skip
+    save_checkpoint(out or checkpoint, model=model, meta=meta, half=half)
+    return meta
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -209,9 +259,10 @@ def finalize(
     out: str | Path | None = None,
     half: bool = False,
     history: list[dict[str, Any]] | None = None,
+    reference: np.ndarray | None = None,
 ) -> ModelMeta:
-    """Fit temperature, threshold and borderline band on validation images, then (only then) report figures on test
-    images.
+    """Fit temperature, threshold and borderline band on validation images (and, given ``reference``, the
+    out-of-distribution score), then (only then) report figures on test images.
 
     Parameters
     ----------
@@ -229,6 +280,10 @@ def finalize(
         Store weights as float16.
     history : list of dict, optional
         The whole run's per-epoch records, replacing those up to the checkpoint's epoch.
+    reference : ndarray of uint8, shape (K, S, S), optional
+        Training images (:func:`~core.classify.ood.bank_indices` chooses them) for the out-of-distribution score
+        (:func:`~core.classify.ood.fit_ood`, thresholded on the validation images); without them the checkpoint's
+        own reference, if any, is kept.
 
     Returns
     -------
@@ -252,6 +307,8 @@ def finalize(
     )
     if history is not None:
         meta = meta.with_(history=history)
+    if reference is not None:
+        meta = meta.with_(ood=fit_ood(model, reference=reference, validation=val_images))
     if test is not None:
         test_logits = predict_logits(model, test[0])
         meta = meta.with_(test=evaluate_arrays(test_logits, test[1], **calibration))
@@ -436,7 +493,8 @@ def _train(
             finalize(out / f"epoch{epoch:03d}.pt", validation=validation, test=test,
                      target_sensitivity=config.target_sensitivity)  # fmt: skip
     chosen = out / ("best.pt" if config.select == "val_loss" else f"epoch{config.epochs:03d}.pt")
-    meta = finalize(chosen, validation=validation, test=test, out=out / "model.pt",
+    reference = train_images[torch.from_numpy(bank_indices(len(train_images), seed=config.seed))].numpy()
+    meta = finalize(chosen, validation=validation, test=test, out=out / "model.pt", reference=reference,
                     target_sensitivity=config.target_sensitivity, history=history)  # fmt: skip
     log(
         f"model.pt: epoch {meta.epoch}, temperature {meta.temperature:.3f}, threshold {meta.threshold:.3f}; "

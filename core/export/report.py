@@ -40,9 +40,15 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
     prediction, xray = diagnosis.prediction, diagnosis.xray
     height, width = xray.shape
     test = model.get("test") or {}
-    lines = [
-        f"Verdict: {prediction.reading}",
+    ood = prediction.out_of_distribution
+    lines = [f"Verdict: {prediction.reading}"]
+    if prediction.unfamiliar:  # the first thing read after the verdict
+        lines.append(f"Warning: {ood.explanation()}")
+    lines += [
         prediction.explanation(),
+        "Unfamiliarity: not assessed (the model has no reference)"
+        if ood is None
+        else f"Unfamiliarity: {ood.score:.3f} (threshold {ood.threshold:.3f})",
         "",
         f"File: {xray.name} ({xray.source_format}, {width}×{height} px)    SHA-256: {xray.sha256[:16]}…",
         f"Reported: {created.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",

@@ -31,6 +31,8 @@ class _PredictionRow(Base):
     p_pneumonia: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     borderline: Mapped[bool] = mapped_column(Boolean, default=False)
+    ood_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # NULL: the model gave no score
+    unfamiliar: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     model: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(64), index=True)
     warnings: Mapped[str] = mapped_column(Text, default="[]")
@@ -53,6 +55,12 @@ class StoredPrediction:
     borderline : bool
         Whether the score lay in the model's borderline band (the verdict read "borderline: review"); records made
         before the band existed read False.
+    ood_score : float or None
+        How unlike the model's training images the image was (:class:`core.types.OutOfDistribution`); ``None``
+        when the model gave no such score, and for records made before the score existed.
+    unfamiliar : bool or None
+        Whether the image was flagged as unlike the training images (the verdict read "unreliable: unfamiliar
+        image"); ``None`` when it was not assessed (as ``ood_score``).
     model : str
         The model's description (file, architecture, epoch, date).
     model_version : str
@@ -72,6 +80,8 @@ class StoredPrediction:
     p_pneumonia: float
     threshold: float
     borderline: bool
+    ood_score: float | None
+    unfamiliar: bool | None
     model: str
     model_version: str
     warnings: tuple[str, ...]
@@ -79,8 +89,9 @@ class StoredPrediction:
 
     @property
     def reading(self) -> str:
-        """How the verdict read: ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label."""
-        return reading(self.label, self.borderline)
+        """How the verdict read: ``"unreliable: unfamiliar image (reads PNEUMONIA)"`` for a flagged image,
+        ``"borderline: review (leans PNEUMONIA)"`` in the band, else the label (:func:`core.types.reading`)."""
+        return reading(self.label, self.borderline, bool(self.unfamiliar))
 
 
 class PredictionStore:
@@ -107,6 +118,7 @@ class PredictionStore:
     ) -> int:
         """Record one prediction; returns its id. ``image`` (the file's bytes) only when the user asked."""
         file_name = _storable(file_name)[:255]
+        ood = prediction.out_of_distribution
         row = _PredictionRow(
             created=dt.datetime.now(dt.UTC),
             file_name=file_name,
@@ -116,6 +128,8 @@ class PredictionStore:
             p_pneumonia=float(prediction.probabilities["PNEUMONIA"]),
             threshold=float(prediction.threshold),
             borderline=prediction.borderline,
+            ood_score=None if ood is None else float(ood.score),
+            unfamiliar=None if ood is None else bool(ood.flag),
             model=prediction.model[:255],
             model_version=model_version,
             warnings=json.dumps([_storable(w) for w in warnings]),
@@ -138,6 +152,7 @@ class PredictionStore:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         borderline: bool | None = None,
+        unfamiliar: bool | None = None,
         limit: int = 10_000,
     ) -> list[StoredPrediction]:
         """Records matching every given filter, newest first.
@@ -153,6 +168,9 @@ class PredictionStore:
             Creation time bounds (inclusive, exclusive); naive times are taken as UTC.
         borderline : bool, optional
             Keep only the verdicts in (``True``) or out of (``False``) their model's borderline band.
+        unfamiliar : bool, optional
+            Keep only the images flagged as unlike the model's training images (``True``), or only those assessed
+            and not flagged (``False``); records not assessed match neither.
         limit : int
         """
         statement = select(_PredictionRow, _PredictionRow.image.isnot(None))
@@ -164,6 +182,8 @@ class PredictionStore:
             statement = statement.where(_PredictionRow.file_name.icontains(name_contains, autoescape=True))
         if borderline is not None:
             statement = statement.where(_PredictionRow.borderline.is_(borderline))
+        if unfamiliar is not None:
+            statement = statement.where(_PredictionRow.unfamiliar.is_(unfamiliar))
         if since is not None:
             statement = statement.where(_PredictionRow.created >= as_utc(since))
         if until is not None:
@@ -198,6 +218,8 @@ def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
         p_pneumonia=row.p_pneumonia,
         threshold=row.threshold,
         borderline=bool(row.borderline),
+        ood_score=row.ood_score,
+        unfamiliar=None if row.unfamiliar is None else bool(row.unfamiliar),
         model=row.model,
         model_version=row.model_version,
         warnings=tuple(json.loads(row.warnings or "[]")),

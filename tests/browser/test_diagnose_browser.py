@@ -51,3 +51,22 @@ def test_two_uploads_get_verdicts_heat_maps_and_records(app_url, page, fullres_p
     page.get_by_text(normal.name).first.wait_for(state="attached", timeout=TIMEOUT_MS)
     assert page.get_by_text(pneumonia.name).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "history_page.png"), full_page=True)
+
+
+def test_an_adult_film_is_flagged_as_unfamiliar_with_its_verdict_marked_unreliable(app_url, page, shared_data):
+    adult = shared_data / "cxr_lung_masks" / "images" / "00870a9c.jpeg"  # flagged by the shipped model (test_ood)
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    page.goto(f"{app_url}/diagnose")
+    page.get_by_text("Upload one or several chest X-rays").wait_for(timeout=TIMEOUT_MS)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(adult)])
+    page.get_by_text("1 of 1 images classified").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Faithfulness:").first.wait_for(timeout=TIMEOUT_MS)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="unlike the images the model learned from")
+    assert alert.count() == 1 and "the verdict is unreliable" in alert.inner_text()
+    verdict = page.locator('[data-testid="stMetric"]').filter(has_text="Verdict")
+    assert verdict.locator('[data-testid="stMetricValue"]').inner_text() == "Unreliable"
+    assert "unfamiliar image · reads" in verdict.inner_text()
+    assert page.get_by_text("flagged above").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "diagnose_unfamiliar.png"), full_page=True)

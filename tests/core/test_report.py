@@ -55,3 +55,43 @@ def test_report_is_a_png_or_pdf(real_xray, fmt, magic):
     assert report.startswith(magic) and len(report) > 20_000
     with pytest.raises(InputError, match="png or pdf"):
         diagnosis_report(diagnosis, fmt="docx")
+
+
+def _judged(xray, ood) -> Diagnosis:
+    prediction = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.2, "PNEUMONIA": 0.8}, threshold=0.3,
+                            model="m", out_of_distribution=ood)  # fmt: skip
+    return Diagnosis(xray=xray, model_input=np.zeros((64, 64), dtype=np.float32), prediction=prediction, cam=None,
+                     warnings=())  # fmt: skip
+
+
+def test_a_report_on_an_unfamiliar_image_says_its_verdict_is_unreliable(real_xray):
+    from core.export.report import _lines
+    from core.types import OutOfDistribution
+
+    created = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    diagnosis = _judged(real_xray, OutOfDistribution(score=0.446, threshold=0.384))
+    lines = _lines(diagnosis, {}, created)
+    assert lines[0] == "Verdict: unreliable: unfamiliar image (reads PNEUMONIA)"
+    assert lines[1].startswith("Warning: This image is unlike the images the model learned from (unfamiliarity 0.446 > "
+                               "0.384") and "the verdict is unreliable" in lines[1]  # fmt: skip
+    assert lines[2].startswith("Pneumonia score 0.800")
+    assert "Unfamiliarity: 0.446 (threshold 0.384)" in lines
+    assert diagnosis_report(diagnosis, fmt="png", created=created).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("ood", "line"),
+    [
+        (0.047, "Unfamiliarity: 0.047 (threshold 0.384)"),
+        (None, "Unfamiliarity: not assessed (the model has no reference)"),
+    ],
+)
+def test_a_report_on_a_familiar_or_unassessed_image_gives_the_plain_verdict(real_xray, ood, line):
+    from core.export.report import _lines
+    from core.types import OutOfDistribution
+
+    diagnosis = _judged(real_xray, None if ood is None else OutOfDistribution(score=ood, threshold=0.384))
+    lines = _lines(diagnosis, {}, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    assert lines[0] == "Verdict: PNEUMONIA" and line in lines
+    assert not any("unlike the images" in text or "unreliable" in text for text in lines)
+    assert lines[1].startswith("Pneumonia score 0.800")

@@ -137,7 +137,7 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     assert "not an image" in app.error[0].value
     verdicts = [m.value for m in app.metric if m.label == "Verdict"]
     assert verdicts[0] == "NORMAL" and verdicts[1] in ("PNEUMONIA", "Borderline")
-    explained = [m.value for m in app.markdown if m.value.startswith("Pneumonia score")]
+    explained = [m.value for m in app.markdown if "Pneumonia score" in m.value]
     assert len(explained) == 2 and all("threshold" in text and "set on validation data" in text for text in explained)
     assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
     assert len(app.get("download_button")) == 1 + 3 * 2  # the CSV; per image a PNG and a PDF report, a GLB relief
@@ -147,6 +147,89 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     app.selectbox(key="cam_method").set_value("Eigen-CAM").run()
     assert not app.exception and len(PredictionStore().query()) == before + 2
     assert sum("Eigen-CAM: evidence for" in str(i.proto) for i in app.get("image")) == 2
+
+
+def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_history():
+    """A photograph is flagged as unfamiliar: its verdict reads unreliable everywhere it is shown; a shipped sample
+    beside it is not flagged."""
+    import io
+
+    from PIL import Image
+    from skimage.data import astronaut
+
+    from core.samples import list_samples
+    from core.types import UNFAMILIAR
+
+    photo = io.BytesIO()
+    Image.fromarray(astronaut()).save(photo, format="PNG")
+    normal = next(s for s in list_samples() if s.label == "NORMAL")
+    app = _run("pages/diagnose.py")
+    app.file_uploader(key="diagnose_uploads").upload("astronaut.png", photo.getvalue())
+    app.multiselect(key="diagnose_samples").set_value([normal]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    table = app.dataframe[0].value.set_index("File")
+    lean = table.loc["astronaut.png", "Verdict"].removeprefix("unreliable: unfamiliar image (reads ").removesuffix(")")
+    assert lean in ("NORMAL", "PNEUMONIA")
+    assert (table.loc["astronaut.png", "Unfamiliar"], table.loc[normal.path.name, "Unfamiliar"]) == ("yes", "no")
+    assert table.loc[normal.path.name, "Verdict"] == "NORMAL"
+    verdicts = [(m.value, m.delta) for m in app.metric if m.label == "Verdict"]
+    assert verdicts[0] == ("Unreliable", f"unfamiliar image · reads {lean}") and verdicts[1][0] == "NORMAL"
+    flagged = [e.value for e in app.error if e.value.startswith(UNFAMILIAR)]
+    assert len(flagged) == 1 and "the verdict is unreliable" in flagged[0]  # on the photo's card only
+    captions = [c.value for c in app.caption if c.value.startswith("Unfamiliarity")]
+    assert len(captions) == 2 and all("(flagged above 0." in c for c in captions)
+
+    history = _run("pages/history.py")
+    rows = history.dataframe[0].value.set_index("File")
+    assert (rows.loc["astronaut.png", "Unfamiliar"], rows.loc[normal.path.name, "Unfamiliar"]) == ("yes", "no")
+    assert rows.loc["astronaut.png", "Unfamiliarity"] > rows.loc[normal.path.name, "Unfamiliarity"]
+    assert rows.loc["astronaut.png", "Verdict"] == table.loc["astronaut.png", "Verdict"]
+    history.checkbox(key="history_unfamiliar").check().run()
+    assert not history.exception, [e.message for e in history.exception]
+    assert list(history.dataframe[0].value["File"]) == ["astronaut.png"]
+
+
+def test_a_model_without_an_unfamiliarity_reference_says_not_assessed(tmp_path):
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model, save_checkpoint
+    from core.classify.ood import attach_bank
+    from core.samples import list_samples
+    from core.store.predictions import PredictionStore
+    from core.store.registry import ModelRegistry
+
+    model, meta = load_model(DEFAULT_MODEL_PATH)
+    attach_bank(model, None)
+    plain = meta.with_(ood=None)
+    registry = ModelRegistry()
+    entry = registry.register(save_checkpoint(tmp_path / "no_reference.pt", model=model, meta=plain), plain)
+    try:
+        registry.activate(entry.version)
+        normal = next(s for s in list_samples() if s.label == "NORMAL")
+        app = _run("pages/diagnose.py")
+        app.multiselect(key="diagnose_samples").set_value([normal]).run()
+        assert not app.exception, [e.message for e in app.exception]
+        row = app.dataframe[0].value.iloc[0]
+        assert (row["Verdict"], row["Unfamiliar"]) == ("NORMAL", "not assessed")
+        assert "Unfamiliarity: not assessed (this model has no reference)" in [c.value for c in app.caption]
+        assert not any("resembles the images" in m.value for m in app.markdown)
+        (record,) = PredictionStore().query(model_version=entry.version)
+        assert (record.unfamiliar, record.ood_score) == (None, None)
+    finally:
+        registry.deactivate()
+
+
+def test_history_says_not_assessed_for_records_without_an_unfamiliarity_score():
+    from core.store.predictions import PredictionStore
+    from core.types import Prediction
+
+    prediction = Prediction(label="NORMAL", probabilities={"NORMAL": 0.9, "PNEUMONIA": 0.1}, threshold=0.5,
+                            model="no-reference.pt")  # fmt: skip
+    PredictionStore().add(file_name="unassessed.jpeg", sha256="e" * 64, prediction=prediction, model_version="old1")
+    app = _run("pages/history.py")
+    table = app.dataframe[0].value
+    assert (table["File"].iloc[0], table["Unfamiliar"].iloc[0]) == ("unassessed.jpeg", "not assessed")
+    assert table["Unfamiliarity"].isna().iloc[0] and table["Verdict"].iloc[0] == "NORMAL"
+    app.checkbox(key="history_unfamiliar").check().run()
+    assert not app.exception and "No prediction matches" in app.info[0].value
 
 
 def test_history_lists_and_filters_the_records():

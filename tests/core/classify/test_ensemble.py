@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.__main__ import main
-from core.classify import ensemble as ensemble_module
+from core.classify import train as train_module
 from core.classify.card import render_model_card
 from core.classify.checkpoint import load_checkpoint, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
@@ -56,7 +56,7 @@ def test_the_ensemble_is_calibrated_on_validation_and_reported_on_test(
     assert meta.validation["n"] == len(_validation(quick_model, shared_data)[1]) and meta.test["n"] > 0
     assert meta.temperature != 1.0 and 0.0 <= meta.threshold <= 1.0
     # Calibration sees only the validation images: the same temperature and threshold without any test split.
-    monkeypatch.setattr(ensemble_module, "dataset_splits", lambda config: replace(dataset_splits(config), test=()))
+    monkeypatch.setattr(train_module, "dataset_splits", lambda config: replace(dataset_splits(config), test=()))
     again = build_ensemble([quick_model, second_member], data=shared_data / "chest_xray", out=tmp_path / "e.pt")
     assert again.test is None and "test" not in read_meta(tmp_path / "e.pt").to_dict()
     assert (again.temperature, again.threshold) == (meta.temperature, meta.threshold)
@@ -82,6 +82,16 @@ def test_an_ensemble_is_evaluated_explained_and_described_like_one_model(
         assert np.abs(heat - own).max() > 0.05  # neither member's map alone
     card = render_model_card(read_meta(ensemble), title="t")
     assert "a deep ensemble of 2 `xraynet` models" in card and "seeds 0, 1" in card
+
+
+def test_an_ensemble_has_its_own_out_of_distribution_reference(ensemble, quick_model, fullres_paths):
+    model, meta = load_model(ensemble)
+    bank = model.ood_bank
+    assert bank.shape[0] == 2 and meta.ood["bank"] == bank.shape[1]  # one reference per member
+    assert not any(".ood_bank" in key for key in load_checkpoint(ensemble)["state_dict"])  # not the members' own
+    (prediction,) = Classifier(ensemble).predict([read_xray_file(fullres_paths[0])])
+    ood = prediction.out_of_distribution
+    assert ood is not None and ood.threshold == meta.ood["threshold"]
 
 
 def test_the_ensemble_command_writes_a_calibrated_half_precision_file(quick_model, second_member, shared_data,
@@ -135,7 +145,7 @@ def test_another_data_folder_is_refused(quick_model, second_member, shared_data,
     victim = copy / splits.validation[0].path.relative_to(source)
     victim.unlink()
     victim.write_bytes(splits.validation[0].path.read_bytes() + b"\0" * 16)
-    with pytest.raises(InputError, match="not the data the members were trained on"):
+    with pytest.raises(InputError, match="not the data the model was trained on"):
         build_ensemble([quick_model, second_member], data=copy, out=tmp_path / "e.pt")
     assert not (tmp_path / "e.pt").exists()
 

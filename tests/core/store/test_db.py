@@ -41,6 +41,34 @@ def test_records_from_before_the_borderline_band_read_as_not_borderline(db_url):
     del store
 
 
+def test_records_from_before_the_unfamiliarity_check_read_as_not_assessed(db_url):
+    """Nullable columns added to a table with rows: its rows read NULL (not assessed), new rows keep their values."""
+    from core.types import OutOfDistribution, Prediction
+
+    store = PredictionStore(db_url)
+    engine = db._engine(db_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE predictions DROP COLUMN ood_score")
+        connection.exec_driver_sql("ALTER TABLE predictions DROP COLUMN unfamiliar")
+        connection.exec_driver_sql(
+            "INSERT INTO predictions (created, file_name, sha256, label, p_normal, p_pneumonia, threshold, borderline, "
+            "model, model_version, warnings) VALUES (CURRENT_TIMESTAMP, 'old.png', 'ab', 'NORMAL', 0.9, 0.1, 0.4, "
+            "FALSE, 'm', 'v', '[]')"
+        )
+    assert not {"ood_score", "unfamiliar"} & {c["name"] for c in inspect(engine).get_columns("predictions")}
+    db._schema_ready.pop(engine)
+    upgraded = PredictionStore(db_url)
+    assert {"ood_score", "unfamiliar"} <= {c["name"] for c in inspect(engine).get_columns("predictions")}
+    (record,) = upgraded.query()
+    assert (record.file_name, record.ood_score, record.unfamiliar, record.reading) == ("old.png", None, None, "NORMAL")
+    flagged = Prediction(label="NORMAL", probabilities={"NORMAL": 0.9, "PNEUMONIA": 0.1}, threshold=0.4, model="m",
+                         out_of_distribution=OutOfDistribution(0.5, 0.384))  # fmt: skip
+    upgraded.add(file_name="new.png", sha256="cd", prediction=flagged, model_version="v")
+    assert [(r.file_name, r.unfamiliar) for r in upgraded.query(unfamiliar=True)] == [("new.png", True)]
+    assert upgraded.query(unfamiliar=False) == []
+    del store
+
+
 def test_the_data_folder_and_the_sqlite_files_are_owner_only(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("XRAY_HOME", str(home))

@@ -50,6 +50,37 @@ def test_a_borderline_verdict_is_recorded_as_such(store):
     assert [r.file_name for r in store.query(borderline=False)] == ["far.png"]
 
 
+def test_the_unfamiliarity_score_and_flag_are_recorded_and_filtered(store):
+    from core.types import OutOfDistribution
+
+    def judged(score: float | None) -> Prediction:
+        ood = None if score is None else OutOfDistribution(score=score, threshold=0.384)
+        return Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.1, "PNEUMONIA": 0.9}, threshold=0.4,
+                          model="m", band=(0.3, 0.5), out_of_distribution=ood)  # fmt: skip
+
+    store.add(file_name="photo.png", sha256="a" * 64, prediction=judged(0.446), model_version="v1")
+    store.add(file_name="chest.png", sha256="b" * 64, prediction=judged(0.047), model_version="v1")
+    store.add(file_name="unjudged.png", sha256="c" * 64, prediction=judged(None), model_version="v1")
+    unjudged, chest, photo = store.query()
+    assert (photo.unfamiliar, photo.ood_score) == (True, pytest.approx(0.446))
+    assert photo.reading == "unreliable: unfamiliar image (reads PNEUMONIA)"
+    assert (chest.unfamiliar, chest.ood_score, chest.reading) == (False, pytest.approx(0.047), "PNEUMONIA")
+    assert (unjudged.unfamiliar, unjudged.ood_score, unjudged.reading) == (None, None, "PNEUMONIA")
+    assert [r.file_name for r in store.query(unfamiliar=True)] == ["photo.png"]
+    assert [r.file_name for r in store.query(unfamiliar=False)] == ["chest.png"]  # not assessed is neither
+    assert [r.file_name for r in store.query(unfamiliar=True, labels=["NORMAL"])] == []
+
+
+def test_an_unfamiliar_image_reads_unreliable_even_in_the_borderline_band(store):
+    from core.types import OutOfDistribution
+
+    near = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.58, "PNEUMONIA": 0.42}, threshold=0.4, model="m",
+                      band=(0.3, 0.5), out_of_distribution=OutOfDistribution(0.5, 0.384))  # fmt: skip
+    store.add(file_name="near.png", sha256="c" * 64, prediction=near, model_version="v1")
+    (record,) = store.query(borderline=True, unfamiliar=True)
+    assert record.reading == near.reading == "unreliable: unfamiliar image (reads PNEUMONIA)"
+
+
 def test_no_image_is_kept_unless_given(store):
     without = store.add(file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
     kept = store.add(file_name="b.jpeg", sha256="b" * 64, prediction=_prediction(0.9), model_version="v1",
