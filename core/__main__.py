@@ -104,6 +104,18 @@ def _fit_ood(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_lungs(args: argparse.Namespace) -> int:
+    import torch
+
+    from core.lungs.train import train_lungs
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = train_lungs(args.shared, args.out, epochs=args.epochs, log=lambda line: print(line, flush=True))
+    print(f"{path}: the lung model (float16)")
+    return 0
+
+
 #: ``python -m core predict`` exit statuses (also in its ``--help``).
 PREDICT_EXIT_STATUSES = """exit status:
   0  every file has a verdict
@@ -306,6 +318,15 @@ def _parser() -> argparse.ArgumentParser:
     ood.add_argument("--data", required=True, help="the data folder the model was trained on")
     ood.add_argument("--out", help="the new checkpoint (default: over --model)")
     ood.set_defaults(run=_fit_ood)
+
+    lungs = commands.add_parser(
+        "train-lungs", help="train the lung U-Net on real films (train-ok rows) and simulated radiographs (resumes)"
+    )
+    lungs.add_argument("--shared", required=True, help="the shared data folder (cxr_lung_masks, chest_ct, ...)")
+    lungs.add_argument("--out", required=True, help="the run's folder (last.pt each epoch, model.pt at the end)")
+    lungs.add_argument("--epochs", type=int, default=40)
+    lungs.add_argument("--threads", type=int, help="torch threads (default: OMP_NUM_THREADS)")
+    lungs.set_defaults(run=_train_lungs)
 
     bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")
     bench.add_argument("--ct", required=True, help="folder with cxr.nii.gz (HU) and mask.nii.gz (labels)")
