@@ -48,7 +48,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model  # noqa: E402
 from core.classify.data import load_images  # noqa: E402
-from core.classify.ood import BUFFER, bank_indices, extract_features, knn_distance  # noqa: E402
+from core.classify.ood import BUFFER, bank_indices, extract_features, knn_distance, ood_threshold  # noqa: E402
 from core.classify.train import model_splits  # noqa: E402
 from core.classify.transforms import model_input  # noqa: E402
 from core.io import read_volume, read_xray_file  # noqa: E402
@@ -128,7 +128,7 @@ def main() -> None:
     config, splits = model_splits(meta, args.shared / "chest_xray")
     prepare = partial(model_input, size=meta.input_size)
     chosen = [splits.train[i] for i in bank_indices(len(splits.train), seed=config.seed)]
-    reference, reference_labels = load_images(chosen, prepare=prepare)
+    reference, reference_labels = load_images(chosen, prepare=prepare)  # the bank's images, with their labels
     images = {"paediatric validation": load_images(splits.validation, prepare=prepare)[0],
               "paediatric test": load_images(splits.test, prepare=prepare)[0],
               **unfamiliar_groups(args.shared, prepare)}  # fmt: skip
@@ -153,7 +153,7 @@ def main() -> None:
     results = []
     for method, score in methods.items():
         validation, test = score("paediatric validation"), score("paediatric test")
-        threshold = np.quantile(validation, 0.95, method="higher")
+        threshold = ood_threshold(validation)
         for group in images:
             values = score(group)
             row = {"method": method, "group": group, "n": len(values),

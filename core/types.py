@@ -153,11 +153,10 @@ class OutOfDistribution:
     def explanation(self) -> str:
         """A sentence: what the score says about the image."""
         if self.flag:
-            return (f"{UNFAMILIAR} (unfamiliarity {self.score:.3f} > {self.threshold:.3f}, a level that 5 % of its "
-                    "validation images reach): the verdict is unreliable. The model was trained on frontal chest "
-                    "X-rays of young children from one hospital.")  # fmt: skip
-        return (f"The image resembles the images the model learned from (unfamiliarity {self.score:.3f} ≤ "
-                f"{self.threshold:.3f}).")  # fmt: skip
+            return (f"{UNFAMILIAR} (unfamiliarity {self.score:.3f} > {self.threshold:.3f}, the model's threshold, "
+                    "which few of its own validation images exceed): the verdict is unreliable.")  # fmt: skip
+        return (f"Unfamiliarity {self.score:.3f} ≤ {self.threshold:.3f}: not flagged (the check catches most images "
+                "unlike the training images, not all).")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def unfamiliar_cell(prediction: Prediction) -> str:
     """Whether the image was flagged as unlike the model's training images, in the table's words."""
     if prediction.out_of_distribution is None:
         return "not assessed"  # the model has no reference to compare with
-    return "yes" if prediction.unfamiliar else "no"
+    return "yes" if prediction.unfamiliar else "not flagged"
 
 
 # ---- Batch table -------------------------------------------------------------------------------------------------

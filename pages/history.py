@@ -15,7 +15,7 @@ from ui.processing import for_display
 
 page_setup()
 
-_UNFAMILIAR = {True: "yes", False: "no", None: "not assessed"}  # a record's "unfamiliar", in the table's words
+_UNFAMILIAR = {True: "yes", False: "not flagged", None: "not assessed"}  # a record's "unfamiliar", in the table's words
 
 st.title("History")
 st.caption(

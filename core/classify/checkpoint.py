@@ -22,7 +22,7 @@ from torch import nn
 
 from core.classify.meta import REQUIRED_META, ModelMeta
 from core.classify.models import build_model
-from core.classify.ood import BUFFER, attach_bank
+from core.classify.ood import BUFFER, attach_bank, reference_problem
 from core.classify.settings import DEFAULT_MODEL_PATH
 from core.errors import ModelError
 from core.store.files import write_atomic
@@ -134,25 +134,35 @@ def read_meta(path: str | Path) -> ModelMeta:
     return load_checkpoint(path)["meta"]
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
+def load_model(path: str | Path, *, reference: bool = True) -> tuple[nn.Module, ModelMeta]:
     """The model of a checkpoint, in evaluation mode and float32, with its metadata.
+
+    Parameters
+    ----------
+    path : str or Path
+    reference : bool
+        Load the out-of-distribution reference (:mod:`core.classify.ood`); without it the model and its metadata
+        have none (how ``fit-ood`` repairs a broken one).
 
     Raises
     ------
     ModelError
-        As :func:`load_checkpoint`, or weights that do not fit the architecture the code builds.
+        As :func:`load_checkpoint`, weights that do not fit the architecture the code builds, or an
+        out-of-distribution reference that does not fit the model.
     """
     payload = load_checkpoint(path)
     meta: ModelMeta = payload["meta"]
     model = build_model(meta.arch, members=meta.members)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    if (BUFFER in state) != (meta.ood is not None):
+    bank = state.pop(BUFFER, None)
+    if not reference:
+        bank, meta = None, meta.with_(ood=None)
+    problem = reference_problem(model, bank, meta.ood)  # checked before the weights: it names the repair
+    if problem:
         raise ModelError(
-            f"'{Path(path).name}' has half of an out-of-distribution reference (features without settings, or the "
-            "reverse): refit it (python -m core fit-ood) or retrain the model."
+            f"'{Path(path).name}' has an unusable out-of-distribution reference ({problem}): refit it "
+            "(python -m core fit-ood --model ... --data ...) or retrain the model."
         )
-    if BUFFER in state:
-        attach_bank(model, state[BUFFER])
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -160,5 +170,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
             f"The weights in '{Path(path).name}' do not fit the '{meta.arch}' architecture of this code: "
             f"{str(error).splitlines()[0]} Retrain the model with this version of the application."
         ) from error
+    if bank is not None:
+        attach_bank(model, bank)
     # channels-last weights: the layout CPU convolutions run fastest in (half the time of a Lite0 pass at 224 px)
     return model.to(memory_format=torch.channels_last).eval(), meta

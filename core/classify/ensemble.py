@@ -23,7 +23,7 @@ import torch
 from core.classify.checkpoint import ModelMeta, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
 from core.classify.models import Ensemble
-from core.classify.ood import attach_bank, bank_indices
+from core.classify.ood import attach_bank, reference_images
 from core.classify.train import TrainConfig, finalize, model_splits
 from core.classify.transforms import model_input
 from core.errors import InputError
@@ -144,7 +144,6 @@ def build_ensemble(
         prepare = partial(model_input, size=config.input_size)
         validation = load_images(splits.validation, prepare=prepare)
         test = load_images(splits.test, prepare=prepare) if splits.test else None
-        chosen = [splits.train[i] for i in bank_indices(len(splits.train), seed=config.seed)]
         return finalize(raw, validation=validation, test=test, out=out, half=half,
-                        reference=load_images(chosen, prepare=prepare)[0],
+                        reference=reference_images(splits.train, prepare=prepare, seed=config.seed),
                         target_sensitivity=config.target_sensitivity)  # fmt: skip

@@ -26,7 +26,7 @@ on) is the metadata's ``ood``. A model without them gives no score.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.classify.data import ImageRecord, load_images
 from core.classify.models import Ensemble
 from core.errors import InputError
 
@@ -49,6 +50,9 @@ __all__ = [
     "extract_features",
     "fit_ood",
     "knn_distance",
+    "ood_threshold",
+    "reference_images",
+    "reference_problem",
 ]
 
 #: Training images whose features are kept as the reference.
@@ -99,13 +103,39 @@ class FeatureTap:
 
     @contextmanager
     def recording(self) -> Iterator[list[torch.Tensor]]:
-        """A block whose first forward pass is recorded: the yielded list then holds ``(B, D)`` per member."""
+        """A block whose first forward pass is recorded: the yielded list then holds ``(B, D)`` per member. Blocks
+        nest: an inner one records its own first pass, and the outer one goes on after it."""
         sink: list[torch.Tensor] = []
+        outer = getattr(self._local, "sink", None)
         self._local.sink = sink
         try:
             yield sink
         finally:
-            self._local.sink = None
+            self._local.sink = outer
+
+
+#: What the metadata's ``ood`` holds (:func:`fit_ood`).
+SETTINGS = ("method", "neighbours", "bank", "threshold", "flagged_share", "validation")
+
+
+def reference_problem(model: nn.Module, bank: torch.Tensor | None, settings: dict[str, Any] | None) -> str | None:
+    """What is wrong with a checkpoint's out-of-distribution reference for ``model``, in a phrase; ``None`` when it
+    is usable (or absent: features and settings both missing)."""
+    if bank is None and settings is None:
+        return None
+    if bank is None or settings is None:
+        return "reference features without their settings, or the reverse"
+    missing = [key for key in SETTINGS if key not in settings]
+    if missing:
+        return f"its settings lack {', '.join(missing)}"
+    widths = [layer.in_features for layer in feature_layers(model)]
+    if bank.ndim != 3 or bank.shape[0] != len(widths) or bank.shape[2] != widths[0]:
+        return f"features of shape {tuple(bank.shape)} where ({len(widths)}, images, {widths[0]}) fit this model"
+    if bank.shape[1] < settings["neighbours"]:
+        return f"{bank.shape[1]} reference images for the distance to the {settings['neighbours']}th nearest"
+    if not torch.isfinite(bank).all():
+        return "features that are not finite numbers"
+    return None
 
 
 def knn_distance(features: torch.Tensor, bank: torch.Tensor, neighbours: int) -> np.ndarray:
@@ -168,6 +198,20 @@ def bank_indices(count: int, *, size: int = BANK_SIZE, seed: int = 0) -> np.ndar
     return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
 
 
+def reference_images(records: Sequence[ImageRecord], *, prepare: Callable[[np.ndarray], np.ndarray],
+                     seed: int) -> np.ndarray:  # fmt: skip
+    """The bank's training images (:func:`bank_indices` of ``records``), loaded and prepared: ``(K, S, S)`` uint8."""
+    return load_images([records[i] for i in bank_indices(len(records), seed=seed)], prepare=prepare)[0]
+
+
+def ood_threshold(scores: np.ndarray) -> float:
+    """The smallest of ``scores`` that at most :data:`FLAGGED_SHARE` of them exceed (flag: score > threshold):
+    ``floor(share × n)`` of them exceed it, ties apart; none when there are fewer than 1 / share."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))
+    allowed = int(np.floor(FLAGGED_SHARE * len(ordered) + 1e-9))
+    return float(ordered[len(ordered) - allowed - 1])
+
+
 def attach_bank(model: nn.Module, bank: torch.Tensor | None) -> None:
     """Give ``model`` its reference features as the buffer :data:`BUFFER` (``None`` removes it)."""
     model._buffers.pop(BUFFER, None)
@@ -200,8 +244,7 @@ def fit_ood(model: nn.Module, *, reference: np.ndarray, validation: np.ndarray,
     bank = F.normalize(extract_features(model, reference), dim=-1).to(torch.float16)  # as stored
     attach_bank(model, bank)
     scores = knn_distance(extract_features(model, validation), bank, neighbours)
-    # the smallest threshold that at most FLAGGED_SHARE of validation images exceed (flag: score > threshold)
-    threshold = float(np.quantile(scores, 1.0 - FLAGGED_SHARE, method="higher"))
+    threshold = ood_threshold(scores)
     return {
         "method": METHOD,
         "neighbours": neighbours,

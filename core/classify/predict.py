@@ -95,6 +95,15 @@ class Classifier:
             share = f"{100 * BORDERLINE_ACCURACY:.0f} %"
             text += (f" Scores between {low:.3f} and {high:.3f} read \"borderline: review\": of the images the band "
                      f"was chosen on, the model was right on fewer than {share} of those inside it.")  # fmt: skip
+        ood = self.meta.ood
+        if ood is not None:
+            seen = ood["validation"]
+            text += (f" Images whose unfamiliarity exceeds {ood['threshold']:.3f} (as {seen['flagged']} of its "
+                     f"{seen['n']} validation images do) are unlike the images the model learned from: their verdict "
+                     "reads \"unreliable\". \"Not flagged\" is no guarantee: the check misses some unfamiliar images "
+                     "(the shipped model missed about a third of a set of adult films).")  # fmt: skip
+        else:
+            text += " This model has no reference for unfamiliar images: they are not flagged."
         return text
 
     def prepare(self, xray: XRay) -> np.ndarray:

@@ -24,6 +24,7 @@ from core.classify.calibration import choose_band, choose_threshold, fit_tempera
 from core.classify.checkpoint import ModelMeta, load_model, save_checkpoint
 from core.classify.data import LABELS, count_labels, fingerprint, load_images, scan_dataset
 from core.classify.evaluate import evaluate_arrays, predict_logits
+from core.classify.ood import BUFFER, FLAGGED_SHARE, extract_features, knn_distance
 from core.classify.transforms import model_input
 from core.errors import InputError
 from core.store.files import file_version
@@ -145,6 +146,15 @@ def recalibrate(
             f"The model does not separate the site's classes (AUC {before['auc']:.2f} on '{data.name}'): no operating "
             "point can fix that. Check the folders' labels, or the images' kind (frontal chest X-rays)."
         )
+    if meta.ood is not None:  # images the model finds unfamiliar stay so: recalibration moves only the threshold
+        scores = knn_distance(extract_features(network, images), getattr(network, BUFFER), meta.ood["neighbours"])
+        flagged = int((scores > meta.ood["threshold"]).sum())
+        if flagged > 2 * FLAGGED_SHARE * len(scores):
+            warnings += (
+                f"{flagged} of the site's {len(scores)} images ({100 * flagged / len(scores):.0f} %) are unlike the "
+                "images the model learned from, and their verdicts will still read \"unreliable: unfamiliar "
+                "image\": recalibration fixes the operating point, not what the model has seen.",
+            )
     temperature = fit_temperature(logits, labels)
     probabilities = sigmoid(logits / temperature)
     threshold = choose_threshold(labels, probabilities, target_sensitivity=target_sensitivity)

@@ -46,7 +46,7 @@ from core.classify.distributed import World, all_sum, barrier, process_group, sh
 from core.classify.evaluate import evaluate_arrays, predict_logits
 from core.classify.metrics import binary_metrics
 from core.classify.models import build_model
-from core.classify.ood import bank_indices, fit_ood
+from core.classify.ood import bank_indices, fit_ood, reference_images
 from core.classify.settings import BALANCE_MODES, SELECTIONS, TrainConfig
 from core.classify.state import TrainingState
 from core.classify.transforms import AUGMENTATIONS, INPUT_PIPELINE, augment, mix, model_input, sample_augmentation
@@ -157,11 +157,10 @@ def fit_ood_reference(checkpoint: str | Path, *, data: str | Path, out: str | Pa
     -------
     ModelMeta
     """
-    model, meta = load_model(checkpoint)
+    model, meta = load_model(checkpoint, reference=False)  # a broken reference is replaced, not refused
     config, splits = model_splits(meta, data)
     prepare = partial(model_input, size=config.input_size)
-    chosen = [splits.train[i] for i in bank_indices(len(splits.train), seed=config.seed)]
-    meta = meta.with_(ood=fit_ood(model, reference=load_images(chosen, prepare=prepare)[0],
+    meta = meta.with_(ood=fit_ood(model, reference=reference_images(splits.train, prepare=prepare, seed=config.seed),
                                   validation=load_images(splits.validation, prepare=prepare)[0]))  # fmt: skip
     half = all(v.dtype == torch.float16 for v in load_checkpoint(checkpoint)["state_dict"].values()
                if v.is_floating_point())  # fmt: skip

@@ -145,7 +145,7 @@ def train_lungs(shared: str | Path, out: str | Path, *, epochs: int = RECIPE["ep
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         model.eval()
         elapsed = time.perf_counter() - tick
         seconds += elapsed

@@ -170,7 +170,10 @@ def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_
     table = app.dataframe[0].value.set_index("File")
     lean = table.loc["astronaut.png", "Verdict"].removeprefix("unreliable: unfamiliar image (reads ").removesuffix(")")
     assert lean in ("NORMAL", "PNEUMONIA")
-    assert (table.loc["astronaut.png", "Unfamiliar"], table.loc[normal.path.name, "Unfamiliar"]) == ("yes", "no")
+    assert (table.loc["astronaut.png", "Unfamiliar"], table.loc[normal.path.name, "Unfamiliar"]) == (
+        "yes",
+        "not flagged",
+    )
     assert table.loc[normal.path.name, "Verdict"] == "NORMAL"
     verdicts = [(m.value, m.delta) for m in app.metric if m.label == "Verdict"]
     assert verdicts[0] == ("Unreliable", f"unfamiliar image · reads {lean}") and verdicts[1][0] == "NORMAL"
@@ -181,7 +184,7 @@ def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_
 
     history = _run("pages/history.py")
     rows = history.dataframe[0].value.set_index("File")
-    assert (rows.loc["astronaut.png", "Unfamiliar"], rows.loc[normal.path.name, "Unfamiliar"]) == ("yes", "no")
+    assert (rows.loc["astronaut.png", "Unfamiliar"], rows.loc[normal.path.name, "Unfamiliar"]) == ("yes", "not flagged")
     assert rows.loc["astronaut.png", "Unfamiliarity"] > rows.loc[normal.path.name, "Unfamiliarity"]
     assert rows.loc["astronaut.png", "Verdict"] == table.loc["astronaut.png", "Verdict"]
     history.checkbox(key="history_unfamiliar").check().run()

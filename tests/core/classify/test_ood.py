@@ -14,7 +14,15 @@ import torch
 from core.__main__ import main
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, load_model, read_meta, save_checkpoint
 from core.classify.data import load_images
-from core.classify.ood import FLAGGED_SHARE, FeatureTap, bank_indices, extract_features, fit_ood, knn_distance
+from core.classify.ood import (
+    FLAGGED_SHARE,
+    FeatureTap,
+    bank_indices,
+    extract_features,
+    fit_ood,
+    knn_distance,
+    ood_threshold,
+)
 from core.classify.recalibrate import recalibrate
 from core.classify.train import model_splits
 from core.classify.transforms import model_input
@@ -79,7 +87,7 @@ def test_the_threshold_comes_from_validation_alone(quick_model, shared_data):
     validation = load_images(splits.validation, prepare=prepare)[0]
     ood = fit_ood(model, reference=reference, validation=validation)
     scores = knn_distance(extract_features(model, validation), model.ood_bank, ood["neighbours"])
-    assert ood["threshold"] == pytest.approx(np.quantile(scores, 1 - FLAGGED_SHARE, method="higher"))
+    assert ood["threshold"] == pytest.approx(ood_threshold(scores))
     assert (scores > ood["threshold"]).mean() <= FLAGGED_SHARE and ood["validation"]["n"] == len(validation)
     # the same images give the same threshold whatever else exists (fit_ood sees no test image)
     assert fit_ood(model, reference=reference, validation=validation)["threshold"] == ood["threshold"]
@@ -96,7 +104,7 @@ def test_training_ends_with_a_reference_that_every_writer_keeps(quick_model, sha
     assert copy_meta.ood == meta.ood and torch.equal(copy.ood_bank, model.ood_bank)  # the bank is float16 already
     # half a reference is refused with a sentence
     save_checkpoint(tmp_path / "half.pt", model=model, meta=meta.with_(ood=None))
-    with pytest.raises(ModelError, match="half of an out-of-distribution reference"):
+    with pytest.raises(ModelError, match="features without their settings"):
         load_model(tmp_path / "half.pt")
 
 
@@ -180,3 +188,50 @@ def test_every_architecture_gives_its_penultimate_features(arch, width):
     assert features.shape == (1, 2, width) and torch.isfinite(features).all()
     pair = build_model(arch, members=2).eval()
     assert extract_features(pair, images).shape == (2, 2, width)  # one per member
+
+
+@pytest.mark.parametrize(("n", "exceeding"), [(10, 0), (19, 0), (20, 1), (100, 5), (523, 26)])
+def test_the_threshold_lets_at_most_five_percent_of_validation_exceed_it(n, exceeding):
+    scores = np.random.default_rng(n).random(n)
+    assert (scores > ood_threshold(scores)).sum() == exceeding
+
+
+def test_recording_blocks_nest(quick_model):
+    model, _ = load_model(quick_model)
+    tap = FeatureTap(model)
+    with torch.inference_mode(), tap.recording() as outer:
+        with tap.recording() as inner:
+            model(torch.rand(2, 1, 64, 64))
+        model(torch.rand(3, 1, 64, 64))
+    assert [t.shape[0] for t in inner] == [2] and [t.shape[0] for t in outer] == [3]
+
+
+def test_a_reference_that_does_not_fit_is_refused_and_fit_ood_repairs_it(quick_model, shared_data, tmp_path):
+    model, meta = load_model(quick_model)
+    broken = tmp_path / "broken.pt"
+    model.ood_bank = model.ood_bank[:, :, :7]  # features of another width
+    save_checkpoint(broken, model=model, meta=meta)
+    with pytest.raises(ModelError, match=r"unusable out-of-distribution reference \(features of shape.*fit-ood"):
+        load_model(broken)
+    incomplete = tmp_path / "incomplete.pt"
+    save_checkpoint(
+        incomplete, model=load_model(quick_model)[0], meta=meta.with_(ood={"threshold": 0.3, "neighbours": 10})
+    )
+    with pytest.raises(ModelError, match="its settings lack method"):
+        load_model(incomplete)
+    assert main(["fit-ood", "--model", str(broken), "--data", str(shared_data / "chest_xray")]) == 0
+    repaired, repaired_meta = load_model(broken)
+    assert repaired.ood_bank.shape == load_model(quick_model)[0].ood_bank.shape
+    assert repaired_meta.ood["threshold"] == pytest.approx(meta.ood["threshold"], rel=1e-3)
+
+
+def test_recalibrating_on_images_the_model_finds_unfamiliar_warns(shared_data, tmp_path):
+    site = tmp_path / "site"
+    for label, source in (("NORMAL", shared_data / "chest_xray" / "test" / "NORMAL"),
+                          ("PNEUMONIA", shared_data / "cxr_lung_masks" / "images")):  # fmt: skip
+        (site / label).mkdir(parents=True)
+        for path in sorted(source.iterdir())[:20]:
+            (site / label / path.name).symlink_to(path)
+    warnings = recalibrate(DEFAULT_MODEL_PATH, site, tmp_path / "site.pt").warnings
+    assert any("are unlike the images the model learned from" in w and "not what the model has seen" in w
+               for w in warnings)  # fmt: skip
