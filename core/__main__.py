@@ -104,6 +104,44 @@ def _fit_ood(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    import traceback
+    from pathlib import Path
+
+    from core.io import encode_png, read_xray_file
+    from core.lungs.segment import LungSegmenter
+    from core.store.files import write_atomic
+
+    segmenter = LungSegmenter(args.model) if args.model else LungSegmenter()
+    failures = bugs = 0
+    for path in args.files:
+        try:
+            xray = read_xray_file(path)
+            found = segmenter.segment(xray.pixels)
+            target = Path(args.out) / f"{Path(path).stem}.png"
+            write_atomic(target, encode_png(found.lungs.astype("float32")))  # 8-bit: 255 lung, 0 not
+            record = {"file": path, "mask": str(target), "lung_area_share": round(found.area_share, 4),
+                      "right_found": bool(found.right.any()), "left_found": bool(found.left.any()),
+                      "size": list(xray.shape)}  # fmt: skip
+        except CoreError as error:
+            failures += 1
+            record = {"file": path, "error": str(error)}
+        except Exception as error:  # a bug must not cost the other files their masks
+            bugs += 1
+            traceback.print_exc(file=sys.stderr)
+            record = {"file": path, "error": f"'{Path(path).name}' could not be segmented: an internal error "
+                      f"({type(error).__name__}), a bug in the workstation; details on standard error."}  # fmt: skip
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif "error" in record:
+            print(f"{path}: error: {record['error']}", flush=True)
+        else:
+            sides = [side for side in ("right", "left") if record[f"{side}_found"]]
+            print(f"{path}: {record['mask']} (lungs {100 * record['lung_area_share']:.1f} % of the image; "
+                  f"{' and '.join(sides) or 'no'} lung{'s' if len(sides) != 1 else ''} found)", flush=True)  # fmt: skip
+    return 3 if bugs else 1 if failures else 0
+
+
 def _train_lungs(args: argparse.Namespace) -> int:
     import torch
 
@@ -156,7 +194,8 @@ def _predict(args: argparse.Namespace) -> int:
                 target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
                 write_atomic(target, encode_png_rgb(overlay))
                 figure = diagnosis.cam.faithfulness
-                record["cam"] = {"file": str(target), "method": args.method, "target": diagnosis.cam.target}
+                record["cam"] = {"file": str(target), "method": args.method, "target": diagnosis.cam.target,
+                                 "heat_in_lungs": diagnosis.heat_in_lungs}  # fmt: skip
                 if figure is not None:
                     record["cam"]["faithfulness"] = dataclasses.asdict(figure) | {"assessment": figure.assessment}
         except CoreError as error:  # one bad file must not stop the batch
@@ -186,7 +225,12 @@ def _predict(args: argparse.Namespace) -> int:
 def _reconstruct_bench(args: argparse.Namespace) -> int:
     from core.reconstruct.bench import run_bench
 
-    results = run_bench(args.ct, side=args.side, view_counts=tuple(args.views),
+    segment = None
+    if args.learned:
+        from core.lungs.segment import LungSegmenter
+
+        segment = LungSegmenter().find
+    results = run_bench(args.ct, lungs=args.lungs, side=args.side, view_counts=tuple(args.views), segment=segment,
                         log=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
     if args.json:
         print(json.dumps(results))
@@ -319,6 +363,15 @@ def _parser() -> argparse.ArgumentParser:
     ood.add_argument("--out", help="the new checkpoint (default: over --model)")
     ood.set_defaults(run=_fit_ood)
 
+    segment = commands.add_parser(
+        "segment", help="lung masks of X-rays: OUT/<stem>.png (255 = lung, the input's size) and one line per file"
+    )
+    segment.add_argument("files", nargs="+", help="JPEG, PNG or DICOM files")
+    segment.add_argument("--out", required=True, help="folder for the masks")
+    segment.add_argument("--model", help="a lung checkpoint (default: the shipped one)")
+    segment.add_argument("--json", action="store_true", help="one JSON object per file")
+    segment.set_defaults(run=_segment)
+
     lungs = commands.add_parser(
         "train-lungs", help="train the lung U-Net on real films (train-ok rows) and simulated radiographs (resumes)"
     )
@@ -329,7 +382,11 @@ def _parser() -> argparse.ArgumentParser:
     lungs.set_defaults(run=_train_lungs)
 
     bench = commands.add_parser("reconstruct-bench", help="every 3D reconstruction method scored against a CT")
-    bench.add_argument("--ct", required=True, help="folder with cxr.nii.gz (HU) and mask.nii.gz (labels)")
+    bench.add_argument("--ct", required=True, help="a CT file (with --lungs), or a folder with cxr.nii.gz (HU) and "
+                       "mask.nii.gz (labels, lungs 10-14)")  # fmt: skip
+    bench.add_argument("--lungs", help="the CT's lung labels on its grid (label > 0 is lung)")
+    bench.add_argument("--learned", action=argparse.BooleanOptionalAction, default=True,
+                       help="also segment the simulated views with the lung model (default: on)")  # fmt: skip
     bench.add_argument("--side", type=int, default=128, help="axial slices resampled to SIDE × SIDE voxels")
     bench.add_argument("--views", type=int, nargs="+", default=[2, 4, 8, 30, 90], help="view counts")
     bench.add_argument("--json", action="store_true", help="print one JSON list")

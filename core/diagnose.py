@@ -18,6 +18,9 @@ import numpy as np
 from core.classify.checkpoint import DEFAULT_MODEL_PATH
 from core.classify.predict import Classifier
 from core.explain import CamMap, Explainer
+from core.export.heatmap import heat_inside
+from core.lungs.model import DEFAULT_LUNG_MODEL
+from core.lungs.segment import LungMask, LungSegmenter
 from core.suitability import suitability_warnings
 from core.types import Prediction, XRay
 
@@ -38,6 +41,8 @@ class Diagnosis:
         The heat map (and its faithfulness figure) when one was asked for.
     warnings : tuple of str
         Reasons to doubt the image is a frontal chest X-ray (:func:`core.suitability.suitability_warnings`).
+    lungs : LungMask or None
+        The lungs found in the image (:mod:`core.lungs`), at its size; ``None`` without a lung model.
     """
 
     xray: XRay
@@ -45,6 +50,16 @@ class Diagnosis:
     prediction: Prediction
     cam: CamMap | None
     warnings: tuple[str, ...]
+    lungs: LungMask | None = None
+
+    @property
+    def heat_in_lungs(self) -> float | None:
+        """The share of the heat map inside the lungs (:func:`core.explain.heat_inside`); ``None`` without a map,
+        without lungs found, or for a map that is zero everywhere. A pneumonia map that lives on labels and corners
+        is suspect."""
+        if self.cam is None or self.lungs is None or not self.lungs.lungs.any():
+            return None
+        return heat_inside(self.cam.heat, self.lungs.lungs)
 
 
 class Diagnoser:
@@ -54,17 +69,30 @@ class Diagnoser:
     ----------
     path : str or Path
         A checkpoint; the shipped default model when omitted.
+    lung_model : str or Path or None
+        A lung checkpoint (:mod:`core.lungs`), the shipped one when omitted; ``None``: no lungs are segmented.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_MODEL_PATH) -> None:
+    def __init__(self, path: str | Path = DEFAULT_MODEL_PATH, *,
+                 lung_model: str | Path | None = DEFAULT_LUNG_MODEL) -> None:  # fmt: skip
         self.classifier = Classifier(path)
         self.explainer = Explainer(self.classifier)
+        # the shipped lung model is optional (a checkout without it still diagnoses); one that is named must load
+        wanted = lung_model is not None and (Path(lung_model) != DEFAULT_LUNG_MODEL or DEFAULT_LUNG_MODEL.is_file())
+        self.segmenter = LungSegmenter(lung_model) if wanted else None
         self._cam_lock = threading.Lock()
 
     def diagnose(
-        self, xray: XRay, *, method: str | None = "Grad-CAM", faithfulness: bool = True, seed: int = 0
+        self,
+        xray: XRay,
+        *,
+        method: str | None = "Grad-CAM",
+        faithfulness: bool = True,
+        seed: int = 0,
+        lungs: bool = True,
     ) -> Diagnosis:
-        """Verdict, heat map (``method=None``: none) and warnings for one X-ray.
+        """Verdict, heat map (``method=None``: none), warnings and (with ``lungs`` and a lung model) the lungs for
+        one X-ray.
 
         With a heat map, the verdict and the out-of-distribution score come from the map's own forward pass (the
         explainer decides the label it explains with the classifier's calibration and threshold): one pass through
@@ -85,6 +113,7 @@ class Diagnoser:
             prediction=prediction,
             cam=cam,
             warnings=tuple(suitability_warnings(xray)),
+            lungs=self.segmenter.segment(xray.pixels) if self.segmenter is not None and lungs else None,
         )
 
     def predict(self, xrays: Sequence[XRay], *, batch_size: int = 32) -> list[Prediction]:

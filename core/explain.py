@@ -43,7 +43,13 @@ from core.classify.models import cam_layers
 from core.classify.predict import Classifier
 from core.errors import InputError
 
-__all__ = ["CAM_METHODS", "CamMap", "Explainer", "Faithfulness", "road_imputation"]
+__all__ = [
+    "CAM_METHODS",
+    "CamMap",
+    "Explainer",
+    "Faithfulness",
+    "road_imputation",
+]
 
 CAM_METHODS = {"Grad-CAM": GradCAM, "Grad-CAM++": GradCAMPlusPlus, "Score-CAM": ScoreCAM, "Eigen-CAM": EigenCAM}
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.explain import CAM_METHODS
-from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, heat_overlay
+from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, describe_heat_in_lungs, draw_outline, heat_overlay
 from core.export.report import REPORT_FORMATS, diagnosis_report
 from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
@@ -61,6 +61,12 @@ with st.sidebar:
         key="cam_faithfulness",
         help="Remove the map's top 20 % of pixels and, separately, 20 % random pixels; compare "
         "how much the verdict's probability falls.",
+    )
+    outline = st.toggle(
+        "Lung outline",
+        value=True,
+        key="lung_outline",
+        help="The lungs found by the lung model, drawn on the image and the heat map.",
     )
     st.header("Records")
     keep_images = st.toggle(
@@ -158,15 +164,15 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
         for warning in diagnosis.warnings:
             st.warning(warning, icon=":material/report:")
         seen, heat, verdict = st.columns([1, 1.6, 1.2], gap="medium")
+        lungs = diagnosis.lungs.lungs if outline and diagnosis.lungs is not None else None
         seen.image(
-            diagnosis.model_input,
+            draw_outline(diagnosis.model_input, lungs),
             caption=f"As the model saw it ({classifier.input_size}×"
-            f"{classifier.input_size}, median-filtered, stretched)",
-            clamp=True,
+            f"{classifier.input_size}, median-filtered, stretched)" + (", lungs outlined" if lungs is not None else ""),
             width="stretch",
         )
         heat.image(
-            heat_overlay(upload.xray.pixels, cam.heat, opacity=opacity, colourmap=colourmap),
+            draw_outline(heat_overlay(upload.xray.pixels, cam.heat, opacity=opacity, colourmap=colourmap), lungs),
             caption=f"{cam.method}: evidence for {cam.target}",
             width="stretch",
         )
@@ -191,6 +197,8 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             if f.assessment == "decorative":
                 text += " This map does not show what the model relies on: do not read it as evidence."
             heat.markdown(text)
+        if diagnosis.lungs is not None:
+            heat.markdown(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target))
         stem = Path(upload.name).stem
         for column, fmt in zip(verdict.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
             column.download_button(

@@ -10,9 +10,11 @@ import streamlit as st
 from core import pipeline
 from core.errors import CoreError
 from core.export.figures import intensity_surface
+from core.export.heatmap import lungs_overlay
 from core.io import encode_png
 from core.reconstruct.surface import height_field
 from ui.inputs import describe_xray, pick_xray
+from ui.lungs import lungs_cached
 from ui.navigation import page_setup
 from ui.processing import assess_cached, for_display, morphology_views_cached, run_pipeline_cached
 from ui.xr import vr_panel
@@ -88,8 +90,8 @@ except CoreError as error:
 result = stages[-1]
 shown = pipeline.to_display(result)
 
-before_tab, morph_tab, surface_tab, stages_tab = st.tabs(
-    ["Before / after", "Morphological views", "3D intensity surface", "Steps & quality"]
+before_tab, morph_tab, lungs_tab, surface_tab, stages_tab = st.tabs(
+    ["Before / after", "Morphological views", "Lungs", "3D intensity surface", "Steps & quality"]
 )
 
 with before_tab:
@@ -124,6 +126,34 @@ with morph_tab:
     columns = st.columns(3)
     for index, (name, pixels) in enumerate(views.items()):
         columns[index % 3].image(pixels, caption=name, clamp=True, width="stretch")
+
+with lungs_tab:
+    st.caption(
+        "The lungs the lung model finds in the original image (a U-Net trained on adult films and simulated "
+        "radiographs; see its model card): the patient's right lung in blue, on the image's left, the left lung in "
+        "orange."
+    )
+    if st.toggle("Find the lungs", key="lab_lungs", help="Loads the lung model (a few seconds the first time)."):
+        try:
+            found = lungs_cached(xray)
+        except CoreError as error:
+            st.error(f"The lungs cannot be found. {error}")
+        else:
+            picture, facts = st.columns([2, 1])
+            picture.image(lungs_overlay(xray.pixels, found.right, found.left), width="stretch",
+                          caption=f"Lungs of {xray.name}")  # fmt: skip
+            facts.metric("Lungs", f"{100 * found.area_share:.1f} % of the image")
+            facts.markdown(
+                f"Right lung: {'found' if found.right.any() else '**not found**'} · "
+                f"left lung: {'found' if found.left.any() else '**not found**'}"
+            )
+            facts.download_button(
+                "Download the mask (PNG, 255 = lung)",
+                data=lambda: encode_png(found.lungs.astype("float32")),
+                file_name=f"{Path(xray.name).stem}_lungs.png",
+                mime="image/png",
+                key="download_lungs",
+            )
 
 with surface_tab:
     resolution_column, image_column, colour_column = st.columns(3)

@@ -6,9 +6,11 @@ import numpy as np
 import streamlit as st
 
 from core.errors import CoreError
+from core.export.mesh import MESH_FORMATS, mesh_bytes
+from core.reconstruct.methods import METHODS
 from core.reconstruct.modes import MODES, paint_frontal
 from core.reconstruct.projection import radiograph
-from core.reconstruct.surface import MESH_FORMATS, mesh_bytes, sample_values
+from core.reconstruct.surface import sample_values
 from core.reconstruct.volume import display_slice
 from ui.diagnosis import diagnose_cached
 from ui.inputs import pick_xrays
@@ -39,6 +41,14 @@ with st.sidebar:
     )
     if mode == "tomography":
         source = "Demo CT"
+    learned = mode != "tomography" and st.radio(
+        "Lungs in each X-ray found by",
+        [True, False],
+        format_func={True: "the lung model (U-Net)", False: "the classical method"}.get,
+        key="recon_learned",
+        help="The lung model was trained on adult films and simulated radiographs (see its card); the classical "
+        "method thresholds dark regions inside the body.",
+    )
 
 result, uploads, angles = None, [], []
 if source == "Demo CT":
@@ -52,7 +62,7 @@ if source == "Demo CT":
                 ["fbp", "sart"],
                 key="recon_method",
                 horizontal=True,
-                format_func={"fbp": "FBP", "sart": "SART (iterative)"}.get,
+                format_func=lambda name: METHODS[name].label,
             )
             exact = elliptic = False
         else:
@@ -77,7 +87,7 @@ if source == "Demo CT":
                 "Elliptic cross-sections", key="recon_elliptic", help="Round each slice of the hull (a shape prior)."
             )
     try:
-        result = demo_reconstruction(mode, int(views), method, exact, elliptic)
+        result = demo_reconstruction(mode, int(views), method, exact, elliptic, learned and not exact)
     except CoreError as error:
         st.error(str(error))
         st.stop()
@@ -109,7 +119,7 @@ else:
     elliptic = mode == "visual-hull" and st.sidebar.toggle("Elliptic cross-sections", key="recon_up_elliptic")
     try:
         result = radiograph_reconstruction(
-            [u.xray for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic
+            [u.xray for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic, learned=learned
         )
     except CoreError as error:
         st.error(str(error))

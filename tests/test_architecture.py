@@ -48,7 +48,7 @@ TORCH_MODULES = {
         "train",
         "transforms",
     )
-} | {"core.diagnose", "core.explain"}
+} | {"core.diagnose", "core.explain", "core.lungs.model", "core.lungs.segment", "core.lungs.train"}
 
 
 def _modules() -> list[str]:

@@ -6,8 +6,9 @@ import sys
 
 import streamlit as st
 
+from core.export.mesh import plotter
+from core.reconstruct.methods import Segmenter
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
-from core.reconstruct.surface import plotter
 from core.types import Mesh, Volume, XRay
 
 
@@ -17,12 +18,24 @@ def demo_ct() -> tuple[Volume, Volume]:
     return load_demo_ct()
 
 
+def _segmenter(learned: bool) -> Segmenter | None:
+    """The lung model's segmentation for the reconstructions, or ``None`` for the classical method."""
+    if not learned:
+        return None
+    from ui.lungs import lung_segmenter  # torch loads only when the lung model is chosen
+
+    return lung_segmenter().find
+
+
 @st.cache_resource(max_entries=8, show_spinner="Simulating the views and reconstructing…")
-def demo_reconstruction(mode: str, views: int, method: str, exact: bool, elliptic: bool) -> Reconstruction:
-    """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting."""
+def demo_reconstruction(
+    mode: str, views: int, method: str, exact: bool, elliptic: bool, learned: bool = False
+) -> Reconstruction:
+    """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting (``learned``: lungs found
+    in the simulated views by the lung model)."""
     mu, truth = demo_ct()
     return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
-                            elliptic=elliptic)  # fmt: skip
+                            elliptic=elliptic, segment=_segmenter(learned))  # fmt: skip
 
 
 @st.cache_resource(max_entries=8, show_spinner="Segmenting the lungs and carving…")
@@ -33,18 +46,20 @@ def _radiograph_reconstruction(
     mode: str,
     field: float,
     elliptic: bool,
+    learned: bool,
 ) -> Reconstruction:
     return reconstruct_radiographs([x.pixels for x in _xrays], list(angles), mode=mode, field_of_view_mm=field,
-                                   elliptic=elliptic)  # fmt: skip
+                                   elliptic=elliptic, segment=_segmenter(learned))  # fmt: skip
 
 
 def radiograph_reconstruction(
-    xrays: list[XRay], angles: list[float], *, mode: str, field_of_view_mm: float, elliptic: bool
-) -> Reconstruction:
+    xrays: list[XRay], angles: list[float], *, mode: str, field_of_view_mm: float, elliptic: bool,
+    learned: bool = False,
+) -> Reconstruction:  # fmt: skip
     """:func:`core.reconstruct.modes.reconstruct_radiographs`, once per set of images and settings (moving a slice
-    slider does not carve again)."""
+    slider does not carve again); ``learned``: lungs found by the lung model."""
     return _radiograph_reconstruction(tuple(xrays), tuple(x.sha256 for x in xrays), tuple(angles), mode,
-                                      field_of_view_mm, elliptic)  # fmt: skip
+                                      field_of_view_mm, elliptic, learned)  # fmt: skip
 
 
 def keep_vtk_wasm_offline() -> None:

@@ -152,8 +152,8 @@ def recalibrate(
         if flagged > 2 * FLAGGED_SHARE * len(scores):
             warnings += (
                 f"{flagged} of the site's {len(scores)} images ({100 * flagged / len(scores):.0f} %) are unlike the "
-                "images the model learned from, and their verdicts will still read \"unreliable: unfamiliar "
-                "image\": recalibration fixes the operating point, not what the model has seen.",
+                'images the model learned from, and their verdicts will still read "unreliable: unfamiliar '
+                'image": recalibration fixes the operating point, not what the model has seen.',
             )
     temperature = fit_temperature(logits, labels)
     probabilities = sigmoid(logits / temperature)

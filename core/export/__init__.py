@@ -1,1 +1,2 @@
-"""Views of the project's data for the browser: Plotly figures (and, later, meshes for 3D and WebXR viewers)."""
+"""The project's results out of the app and into the browser: Plotly figures, heat-map overlays, the PDF/PNG report,
+GLB files for headsets, STL/PLY files and the 3D view's PyVista scene."""

@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from core.errors import InputError
-from core.export.heatmap import heat_overlay
+from core.export.heatmap import describe_heat_in_lungs, draw_outline, heat_overlay
 from core.preprocess import shrink_to_fit
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
         lines.append(f"Heat map: {cam.method} for {cam.target}.")
         if cam.faithfulness is not None:
             lines.append(f"Faithfulness: {cam.faithfulness.assessment}. {cam.faithfulness.describe(cam.target)}")
+        if diagnosis.lungs is not None:
+            lines.append(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target))
     for warning in diagnosis.warnings:
         lines.append(f"Warning: {warning}")
     return lines
@@ -108,8 +110,10 @@ def diagnosis_report(
     image_axes.set_title("X-ray", fontsize=10)
     if diagnosis.cam is not None:
         overlay = heat_overlay(diagnosis.xray.pixels, diagnosis.cam.heat, opacity=opacity, colourmap=colourmap)
-        heat_axes.imshow(overlay)
-        heat_axes.set_title(f"{diagnosis.cam.method} ({diagnosis.cam.target})", fontsize=10)
+        lungs = diagnosis.lungs.lungs if diagnosis.lungs is not None else None
+        heat_axes.imshow(draw_outline(overlay, lungs))
+        outlined = ", lungs outlined" if lungs is not None and lungs.any() else ""
+        heat_axes.set_title(f"{diagnosis.cam.method} ({diagnosis.cam.target}{outlined})", fontsize=10)
         bar = top.colorbar(ScalarMappable(Normalize(0, 1), colourmap), ax=heat_axes, location="bottom", shrink=0.8)
         bar.ax.tick_params(labelsize=7)
     else:

@@ -1,9 +1,11 @@
 """``python -m core reconstruct-bench``: every reconstruction method against a real CT's own labels.
 
-Views are simulated from the CT (parallel beam, evenly spread over 180°; frontal and lateral for two views), each
-method reconstructs from them, and the result is scored: Dice and IoU of the lungs against the CT's lung labels,
-PSNR and SSIM of the attenuation volume where the method produces one. Seconds and peak memory (Python and NumPy
-allocations, tracemalloc) cover the reconstruction only, not the simulation.
+Views are simulated from the CT (parallel beam at :func:`~core.reconstruct.methods.view_angles`: evenly spread over
+180°, frontal and lateral for two views), each method of :data:`~core.reconstruct.methods.METHODS` reconstructs from
+them (the hulls and the single view from the lungs' true silhouettes and from lungs segmented in the views), and the
+result is scored: Dice and IoU of the lungs against the CT's lung labels, PSNR and SSIM of the attenuation volume
+where the method produces one. Seconds and peak memory (Python and NumPy allocations, tracemalloc) cover the
+reconstruction only, not the simulation nor the segmentation.
 """
 
 from __future__ import annotations
@@ -14,27 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.errors import InputError
 from core.io import read_volume
-from core.reconstruct.hull import elliptic_hull, silhouettes, visual_hull
+from core.reconstruct.hull import silhouettes
+from core.reconstruct.methods import METHODS, Segmenter, segment_views, view_angles
 from core.reconstruct.metrics import dice, iou, psnr, ssim
 from core.reconstruct.projection import Projections, parallel_beam
-from core.reconstruct.segment import lungs_in_radiograph, lungs_in_volume
-from core.reconstruct.single_view import inflate_frontal_mask
-from core.reconstruct.tomography import fbp, sart
+from core.reconstruct.segment import lungs_in_volume
 from core.reconstruct.volume import attenuation, label_mask, resample_to
 from core.types import Volume
 
-__all__ = ["VIEW_COUNTS", "run_bench"]
+__all__ = ["VIEW_COUNTS", "load_ct", "run_bench"]
 
 VIEW_COUNTS = (2, 4, 8, 30, 90)
-
-
-def view_angles(count: int) -> np.ndarray:
-    """Frontal and lateral for two views; otherwise evenly over 180° starting frontal."""
-    return np.array([0.0, 90.0]) if count == 2 else np.linspace(0.0, 180.0, count, endpoint=False)
 
 
 def _measure(run: Callable[[], Volume]) -> tuple[Volume, float, float]:
@@ -49,27 +43,43 @@ def _measure(run: Callable[[], Volume]) -> tuple[Volume, float, float]:
     return result, seconds, peak
 
 
-def _segmented_views(views: Projections) -> Projections:
-    """Lungs segmented in each simulated radiograph: two regions in frontal views, one where they overlap."""
-    masks = [
-        lungs_in_radiograph(image, lungs=2 if abs(np.sin(np.deg2rad(angle))) < 0.5 else 1)
-        for image, angle in zip(views.images, views.angles_deg, strict=True)
-    ]
-    return Projections(images=np.stack(masks).astype(np.float32), angles_deg=views.angles_deg,
-                       pixel_mm=views.pixel_mm)  # fmt: skip
+def load_ct(ct: str | Path, lungs: str | Path | None = None) -> tuple[Volume, Volume]:
+    """A CT (Hounsfield units) and its lung mask: a folder with ``cxr.nii.gz`` and ``mask.nii.gz`` (lungs are labels
+    10-14), or a CT file and a label file on its grid (``lungs``; label > 0 is lung)."""
+    ct = Path(ct)
+    if ct.is_dir():
+        missing = [name for name in ("cxr.nii.gz", "mask.nii.gz") if not (ct / name).is_file()]
+        if missing:
+            raise InputError(f"'{ct}' lacks {', '.join(missing)}: give the folder of the CT and its label map, or "
+                             "a CT file with --lungs.")  # fmt: skip
+        return read_volume(ct / "cxr.nii.gz"), label_mask(read_volume(ct / "mask.nii.gz", unit="label"))
+    if lungs is None:
+        raise InputError(f"'{ct.name}' is a CT file: give its lung labels too (--lungs LUNGS.nii.gz, label > 0).")
+    labels = read_volume(lungs, unit="label")
+    image = read_volume(ct)
+    if labels.shape != image.shape:
+        raise InputError(f"The lung labels ({labels.shape}) are not on the CT's grid ({image.shape}).")
+    if not (labels.data > 0).any():
+        raise InputError(f"'{Path(lungs).name}' labels no voxel: no lungs to score against.")
+    return image, Volume(data=labels.data > 0, spacing_mm=labels.spacing_mm, unit="mask")
 
 
-def run_bench(ct_dir: str | Path, *, side: int = 128, view_counts: tuple[int, ...] = VIEW_COUNTS,
+def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 128,
+              view_counts: tuple[int, ...] = VIEW_COUNTS, segment: Segmenter | None = None,
               log: Callable[[str], None] = lambda _: None) -> list[dict[str, Any]]:  # fmt: skip
     """Figures of every method and view count (see the module's docstring).
 
     Parameters
     ----------
-    ct_dir : str or Path
-        A folder with ``cxr.nii.gz`` (HU) and ``mask.nii.gz`` (labels, lungs 10-14).
+    ct : str or Path
+        A folder with ``cxr.nii.gz`` (HU) and ``mask.nii.gz`` (labels, lungs 10-14), or a CT file.
+    lungs : str or Path, optional
+        With a CT file: its lung labels on the same grid (label > 0 is lung).
     side : int
         Axial slices are resampled to ``side × side`` voxels.
     view_counts : tuple of int
+    segment : Segmenter, optional
+        A learned segmentation (the lung model): its rows ("... (learned)") beside the classical method's.
     log : callable
         Receives a line per result.
 
@@ -79,49 +89,46 @@ def run_bench(ct_dir: str | Path, *, side: int = 128, view_counts: tuple[int, ..
         ``{"method", "views", "dice", "iou", "psnr", "ssim", "seconds", "peak_mb"}``; ``None`` where a figure
         does not apply.
     """
-    ct_dir = Path(ct_dir)
-    missing = [name for name in ("cxr.nii.gz", "mask.nii.gz") if not (ct_dir / name).is_file()]
-    if missing:
-        raise InputError(f"'{ct_dir}' lacks {', '.join(missing)}: give the folder of the CT and its label map.")
-    mu = resample_to(attenuation(read_volume(ct_dir / "cxr.nii.gz")), side=side)
-    lungs = resample_to(label_mask(read_volume(ct_dir / "mask.nii.gz", unit="label")), side=side).data
-    grid = {"shape": mu.shape, "spacing_mm": mu.spacing_mm}
+    image, mask = load_ct(ct, lungs)
+    mu = resample_to(attenuation(image), side=side)
+    truth = resample_to(mask, side=side).data
     results: list[dict[str, Any]] = []
 
-    def record(method: str, views: int, run: Callable[[], Volume]) -> None:
-        volume, seconds, peak = _measure(run)
-        mask = volume.data if volume.unit == "mask" else lungs_in_volume(volume).data
+    def record(method: str, views: Projections, source: str | None = None) -> None:
+        """One row: ``METHODS[method]`` on ``views`` (lung masks found by ``source``, or line integrals), scored."""
+        chosen = METHODS[method]
+        volume, seconds, peak = _measure(lambda: chosen.build(views, mu.shape, mu.spacing_mm))
+        mask = volume.data if chosen.masks else lungs_in_volume(volume).data
         row = {
-            "method": method,
-            "views": views,
-            "dice": round(dice(mask, lungs), 4),
-            "iou": round(iou(mask, lungs), 4),
-            "psnr": None if volume.unit == "mask" else round(psnr(mu.data, volume.data), 2),
-            "ssim": None if volume.unit == "mask" else round(ssim(mu.data, volume.data), 4),
+            "method": method if source is None else f"{method} ({source})",
+            "views": len(views.angles_deg),
+            "dice": round(dice(mask, truth), 4),
+            "iou": round(iou(mask, truth), 4),
+            "psnr": None if chosen.masks else round(psnr(mu.data, volume.data), 2),
+            "ssim": None if chosen.masks else round(ssim(mu.data, volume.data), 4),
             "seconds": round(seconds, 3),
             "peak_mb": round(peak, 1),
         }
         results.append(row)
         log(" ".join(f"{key}={value}" for key, value in row.items()))
 
-    frontal = parallel_beam(mu, [0.0])
-    lung_mask = Volume(data=lungs, spacing_mm=mu.spacing_mm, unit="mask")
-    true_frontal = silhouettes(lung_mask, [0.0]).images[0] > 0.5
-    record("single-view (true silhouette)", 1, lambda: inflate_frontal_mask(
-        true_frontal, pixel_mm=frontal.pixel_mm, shape=mu.shape, spacing_mm=mu.spacing_mm))  # fmt: skip
-    record("single-view (segmented)", 1, lambda: inflate_frontal_mask(
-        lungs_in_radiograph(frontal.images[0]), pixel_mm=frontal.pixel_mm, shape=mu.shape,
-        spacing_mm=mu.spacing_mm))  # fmt: skip
+    lung_mask = Volume(data=truth, spacing_mm=mu.spacing_mm, unit="mask")
+    segmenters = {"segmented": None} | ({"learned": segment} if segment is not None else {})
+    frontal = parallel_beam(mu, view_angles(1))
+    record("single-view", silhouettes(lung_mask, frontal.angles_deg), "true silhouette")
+    for name, segmenter in segmenters.items():
+        record("single-view", segment_views(frontal, segmenter), name)
     for count in view_counts:
         angles = view_angles(count)
         views = parallel_beam(mu, angles)
         true_silhouettes = silhouettes(lung_mask, angles)
-        record("fbp", count, lambda v=views: fbp(v))
-        record("sart", count, lambda v=views, n=1 if count >= 30 else 2: sart(v, iterations=n))
-        record("visual-hull (true silhouettes)", count, lambda s=true_silhouettes: visual_hull(s, **grid))
+        record("fbp", views)
+        record("sart", views)
+        record("visual-hull", true_silhouettes, "true silhouettes")
         if count == 2:
-            segmented = _segmented_views(views)
-            record("visual-hull (segmented)", count, lambda s=segmented: visual_hull(s, **grid))
-            record("elliptic-hull (true silhouettes)", count, lambda s=true_silhouettes: elliptic_hull(s, **grid))
-            record("elliptic-hull (segmented)", count, lambda s=segmented: elliptic_hull(s, **grid))
+            record("elliptic-hull", true_silhouettes, "true silhouettes")
+            for name, segmenter in segmenters.items():
+                segmented = segment_views(views, segmenter)
+                record("visual-hull", segmented, name)
+                record("elliptic-hull", segmented, name)
     return results

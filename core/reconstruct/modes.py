@@ -4,7 +4,8 @@
 - ``"visual-hull"``: two or more views → lungs segmented in each → carved hull (optionally elliptic);
 - ``"single-view"``: one frontal view → lungs segmented → inflated: an approximation, not a reconstruction.
 
-Each gives a :class:`Reconstruction` with a lung surface ready to show and download.
+Each gives a :class:`Reconstruction` with a lung surface ready to show and download. The methods behind the modes,
+the views' angles and the segmentation of simulated views live in :mod:`core.reconstruct.methods`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ import numpy as np
 
 from core.errors import InputError
 from core.io import read_volume
-from core.reconstruct.hull import elliptic_hull, silhouettes, visual_hull
+from core.reconstruct.hull import silhouettes
+from core.reconstruct.methods import METHODS, Method, Segmenter, classical_lungs, segment_views, view_angles
 from core.reconstruct.metrics import dice, iou
 from core.reconstruct.projection import Projections, parallel_beam
-from core.reconstruct.segment import lungs_in_radiograph, lungs_in_volume
-from core.reconstruct.single_view import inflate_frontal_mask
+from core.reconstruct.segment import lungs_in_volume
 from core.reconstruct.surface import decimate, frontal_values, smooth, surface
-from core.reconstruct.tomography import fbp, sart
 from core.reconstruct.volume import attenuation
 from core.types import Mesh, Volume
 
@@ -43,7 +43,6 @@ MODES = {
     "visual-hull": "Visual hull (two or more views)",
     "single-view": "Single frontal view (approximation)",
 }
-_MIN_VIEWS = {"tomography": 2, "visual-hull": 2, "single-view": 1}
 
 
 @dataclass(frozen=True)
@@ -84,23 +83,17 @@ def load_demo_ct() -> tuple[Volume, Volume]:
         spacing_mm=read_volume(DEMO_CT_DIR / "lungs.nii.gz", unit="label").spacing_mm, unit="mask")  # fmt: skip
 
 
-def demo_angles(count: int) -> np.ndarray:
-    """Frontal (and lateral) first: one view is frontal, two are frontal + lateral, more spread over 180°."""
-    if count == 1:
-        return np.array([0.0])
-    if count == 2:
-        return np.array([0.0, 90.0])
-    return np.linspace(0.0, 180.0, count, endpoint=False)
-
-
 def _mesh(lungs: Volume, max_triangles: int) -> Mesh:
     return decimate(smooth(surface(lungs)), max_triangles=max_triangles)
 
 
-def _segmented(views: Projections) -> Projections:
-    masks = [lungs_in_radiograph(image, lungs=2 if abs(np.sin(np.deg2rad(angle))) < 0.5 else 1)
-             for image, angle in zip(views.images, views.angles_deg, strict=True)]  # fmt: skip
-    return Projections(images=np.stack(masks).astype(np.float32), angles_deg=views.angles_deg, pixel_mm=views.pixel_mm)
+def _method(mode: str, tomography: str = "fbp", elliptic: bool = False) -> Method:
+    """The method a mode runs (``tomography``: FBP or SART; ``elliptic``: the hull rounded)."""
+    if mode == "tomography":
+        if tomography not in ("fbp", "sart"):
+            raise InputError(f"Unknown tomography method '{tomography}'; choose fbp or sart.")
+        return METHODS[tomography]
+    return METHODS["single-view" if mode == "single-view" else "elliptic-hull" if elliptic else "visual-hull"]
 
 
 def reconstruct_demo(
@@ -113,6 +106,7 @@ def reconstruct_demo(
     exact_silhouettes: bool = False,
     elliptic: bool = False,
     max_triangles: int = 60_000,
+    segment: Segmenter | None = None,
 ) -> Reconstruction:
     """Simulate ``views`` parallel-beam views of the demo CT, reconstruct, and score against its lung mask.
 
@@ -133,29 +127,25 @@ def reconstruct_demo(
         Hull: round each cross-section (:func:`~core.reconstruct.hull.elliptic_hull`).
     max_triangles : int
         Surface budget.
+    segment : Segmenter, optional
+        How lungs are found in the simulated views (the classical method when omitted).
     """
     if mode not in MODES:
         raise InputError(f"Unknown mode '{mode}'; choose one of {', '.join(MODES)}.")
-    if views < _MIN_VIEWS[mode] or (mode == "single-view" and views != 1):
-        needed = "exactly one view" if mode == "single-view" else f"at least {_MIN_VIEWS[mode]} views"
+    chosen = _method(mode, method, elliptic)
+    if not chosen.takes(views):
+        needed = "exactly one view" if chosen.max_views == 1 else f"at least {chosen.min_views} views"
         raise InputError(f"{MODES[mode]} needs {needed}; got {views}.")
-    angles = demo_angles(views)
+    angles = view_angles(views)
     simulated = parallel_beam(mu, angles)
     start = time.perf_counter()
     volume = None
-    if mode == "tomography":
-        if method not in ("fbp", "sart"):
-            raise InputError(f"Unknown tomography method '{method}'; choose fbp or sart.")
-        volume = fbp(simulated) if method == "fbp" else sart(simulated, iterations=2 if views < 30 else 1)
-        lungs = lungs_in_volume(volume)
+    if chosen.masks:
+        masks = silhouettes(truth, angles) if exact_silhouettes else segment_views(simulated, segment)
+        lungs = chosen.build(masks, mu.shape, mu.spacing_mm)
     else:
-        masks = silhouettes(truth, angles) if exact_silhouettes else _segmented(simulated)
-        if mode == "visual-hull":
-            carve = elliptic_hull if elliptic else visual_hull
-            lungs = carve(masks, shape=mu.shape, spacing_mm=mu.spacing_mm)
-        else:
-            lungs = inflate_frontal_mask(masks.images[0] > 0.5, pixel_mm=masks.pixel_mm, shape=mu.shape,
-                                         spacing_mm=mu.spacing_mm)  # fmt: skip
+        volume = chosen.build(simulated, mu.shape, mu.spacing_mm)
+        lungs = lungs_in_volume(volume)
     seconds = time.perf_counter() - start
     if not lungs.data.any():
         raise InputError("No lungs were found in this reconstruction: try more views or exact silhouettes.")
@@ -174,6 +164,7 @@ def reconstruct_radiographs(
     side: int = 128,
     elliptic: bool = False,
     max_triangles: int = 60_000,
+    segment: Segmenter | None = None,
 ) -> Reconstruction:
     """Lungs in 3D from real X-rays: a hull from two or more calibrated views, or the single-view approximation.
 
@@ -189,6 +180,9 @@ def reconstruct_radiographs(
         Width each image covers at the patient; sets the scale of the result.
     side : int
         Columns each view is resampled to (rows follow the aspect ratio).
+    segment : Segmenter, optional
+        How lungs are found in each view, at its own size (the lung model, from the pages); the classical method on
+        the resampled view when omitted.
     """
     from core.preprocess import resize
 
@@ -199,8 +193,8 @@ def reconstruct_radiographs(
         )
     if len(images) != len(angles_deg):
         raise InputError(f"Give one angle per view: {len(images)} views, {len(angles_deg)} angles.")
-    needed = _MIN_VIEWS[mode]
-    if len(images) < needed or (mode == "single-view" and len(images) != 1):
+    chosen = _method(mode, elliptic=elliptic)
+    if not chosen.takes(len(images)):
         raise InputError(f"{MODES[mode]} needs {'one' if mode == 'single-view' else 'at least two'} view(s); got "
                          f"{len(images)}.")  # fmt: skip
     shapes = {np.asarray(image).shape for image in images}
@@ -215,17 +209,18 @@ def reconstruct_radiographs(
     start = time.perf_counter()
     masks = []
     for image, angle in zip(images, angles_deg, strict=True):
-        small = resize(np.asarray(image, dtype=np.float32), size=(rows, side), keep_aspect=False)[::-1]
-        masks.append(lungs_in_radiograph(small, lungs=2 if abs(np.sin(np.deg2rad(angle))) < 0.5 else 1))
+        image = np.asarray(image, dtype=np.float32)
+        if segment is None:
+            masks.append(classical_lungs(resize(image, size=(rows, side), keep_aspect=False), angle)[::-1])
+        else:
+            found = segment(image, float(angle)).astype(np.float32)
+            masks.append(resize(found, size=(rows, side), keep_aspect=False)[::-1] >= 0.5)
     for mask, angle in zip(masks, angles_deg, strict=True):
         if not mask.any():
             raise InputError(f"No lung field was found in the view at {angle:g}°: check that it is a chest X-ray.")
     views = Projections(images=np.stack(masks).astype(np.float32), angles_deg=angles_deg, pixel_mm=(pixel, pixel))
     shape, spacing = (rows, side, side), (pixel, pixel, pixel)
-    if mode == "visual-hull":
-        lungs = (elliptic_hull if elliptic else visual_hull)(views, shape=shape, spacing_mm=spacing)
-    else:
-        lungs = inflate_frontal_mask(masks[0], pixel_mm=(pixel, pixel), shape=shape, spacing_mm=spacing)
+    lungs = chosen.build(views, shape, spacing)
     seconds = time.perf_counter() - start
     if not lungs.data.any():
         raise InputError("The views' lung fields do not overlap in 3D: check the angles and that the views match.")

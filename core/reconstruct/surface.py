@@ -1,11 +1,9 @@
-"""Surfaces from volumes: marching cubes (scikit-image), smoothing and decimation (PyVista/VTK), per-vertex values,
-and STL/PLY files. This is the only module that imports PyVista.
+"""Surfaces from volumes and images: marching cubes (scikit-image), height fields, smoothing and decimation
+(PyVista/VTK), per-vertex values. :func:`to_polydata` hands a mesh to PyVista; its files and its scene in the browser
+are :mod:`core.export.mesh`'s.
 """
 
 from __future__ import annotations
-
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pyvista as pv
@@ -16,19 +14,15 @@ from core.errors import InputError
 from core.types import Mesh, Volume
 
 __all__ = [
-    "MESH_FORMATS",
     "decimate",
     "frontal_values",
     "height_field",
     "is_closed",
-    "mesh_bytes",
-    "plotter",
     "sample_values",
     "smooth",
     "surface",
+    "to_polydata",
 ]
-
-MESH_FORMATS = {"stl": "model/stl", "ply": "application/ply"}
 
 
 def surface(volume: Volume, *, level: float | None = None, step: int = 1) -> Mesh:
@@ -125,7 +119,8 @@ def height_field(
     return Mesh(vertices=vertices, faces=faces, values=colour.reshape(-1))
 
 
-def _to_polydata(mesh: Mesh) -> pv.PolyData:
+def to_polydata(mesh: Mesh) -> pv.PolyData:
+    """The mesh as PyVista's triangles, its values (if any) as the point data ``"values"``."""
     faces = np.hstack([np.full((mesh.n_triangles, 1), 3), mesh.faces]).ravel()
     polydata = pv.PolyData(np.asarray(mesh.vertices, dtype=np.float64), faces)
     if mesh.values is not None:
@@ -144,7 +139,7 @@ def smooth(mesh: Mesh, *, iterations: int = 20, pass_band: float = 0.1) -> Mesh:
     """Taubin smoothing (windowed sinc, VTK): removes the staircase of marching cubes without shrinking the shape."""
     if iterations < 1 or not 0 < pass_band < 2:
         raise InputError(f"Smoothing needs iterations ≥ 1 and 0 < pass_band < 2; got {iterations}, {pass_band}.")
-    return _from_polydata(_to_polydata(mesh).smooth_taubin(n_iter=iterations, pass_band=pass_band))
+    return _from_polydata(to_polydata(mesh).smooth_taubin(n_iter=iterations, pass_band=pass_band))
 
 
 def decimate(mesh: Mesh, *, max_triangles: int) -> Mesh:
@@ -153,7 +148,7 @@ def decimate(mesh: Mesh, *, max_triangles: int) -> Mesh:
         raise InputError(f"A surface needs at least 4 triangles; got a budget of {max_triangles}.")
     if mesh.n_triangles <= max_triangles:
         return mesh
-    polydata = _to_polydata(mesh)
+    polydata = to_polydata(mesh)
     reduction = 1.0 - max_triangles / mesh.n_triangles
     for _ in range(5):  # VTK's reduction is approximate: tighten until within budget
         result = polydata.decimate(reduction, volume_preservation=True)
@@ -208,35 +203,3 @@ def frontal_values(mesh: Mesh, image: np.ndarray, *, spacing_mm: tuple[float, fl
     index = np.stack([mesh.vertices[:, 2] / spacing_mm[0], mesh.vertices[:, 0] / spacing_mm[2]])
     values = map_coordinates(image, index, order=1, mode="nearest")
     return Mesh(vertices=mesh.vertices, faces=mesh.faces, values=np.clip(values, 0.0, 1.0))
-
-
-def mesh_bytes(mesh: Mesh, fmt: str = "stl") -> bytes:
-    """The mesh as a binary STL or PLY file (PLY keeps the per-vertex values as grey colours)."""
-    if fmt not in MESH_FORMATS:
-        raise InputError(f"Meshes are written as {' or '.join(MESH_FORMATS)}, not '{fmt}'.")
-    polydata = _to_polydata(mesh)
-    texture = None
-    if fmt == "ply" and mesh.values is not None:
-        polydata.point_data["colours"] = np.repeat(np.rint(mesh.values * 255).astype(np.uint8)[:, None], 3, axis=1)
-        texture = "colours"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"mesh.{fmt}"
-        polydata.save(path, binary=True, texture=texture) if fmt == "ply" else polydata.save(path, binary=True)
-        return path.read_bytes()
-
-
-def plotter(mesh: Mesh, *, colourmap: str = "bone", colour: str = "#e8b4a0", window_size: tuple[int, int] = (700, 560)):
-    """An off-screen PyVista plotter showing the mesh (coloured by its values when it has them), viewed from the
-    front with the patient upright, for the browser (stpyvista)."""
-    scene = pv.Plotter(off_screen=True, window_size=list(window_size))
-    polydata = _to_polydata(mesh)
-    if mesh.values is not None:
-        scene.add_mesh(polydata, scalars="values", cmap=colourmap, clim=(0, 1), smooth_shading=True,
-                       show_scalar_bar=False)  # fmt: skip
-    else:
-        scene.add_mesh(polydata, color=colour, smooth_shading=True, specular=0.2)
-    scene.set_background("#0e1117")
-    # Look from the patient's front (+y, anterior) towards the back, superior (+z) up.
-    centre = polydata.center
-    scene.camera_position = [(centre[0], centre[1] + 1.4 * polydata.length, centre[2]), centre, (0, 0, 1)]
-    return scene

@@ -70,3 +70,14 @@ def test_an_adult_film_is_flagged_as_unfamiliar_with_its_verdict_marked_unreliab
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "diagnose_unfamiliar.png"), full_page=True)
+
+    # the lung outline (on by default) is drawn on the heat map; turned off, the map changes only there
+    assert page.get_by_text("Heat inside the lungs:").count() == 1
+    heat_map = page.locator('[data-testid="stImage"]').filter(has_text="evidence for").locator("img")
+    outlined = np.asarray(Image.open(io.BytesIO(heat_map.screenshot())).convert("RGB"), dtype=np.int16)
+    page.get_by_text("Lung outline").click()
+    page.wait_for_timeout(2500)
+    plain = np.asarray(Image.open(io.BytesIO(heat_map.screenshot())).convert("RGB"), dtype=np.int16)
+    changed = np.abs(outlined - plain).max(axis=2) > 40
+    assert outlined.shape == plain.shape and 0.002 < changed.mean() < 0.1  # a thin line, not a new image
+    assert (outlined[changed].min(axis=1) > 150).mean() > 0.5  # what changed was white: the outline

@@ -96,7 +96,7 @@ def offline(host, *args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "offline (test)")
     return real(host, *args, **kwargs)
 socket.getaddrinfo = offline
-from core.reconstruct.surface import plotter
+from core.export.mesh import plotter
 from core.types import Mesh
 from ui.reconstruction import keep_vtk_wasm_offline
 if sys.argv[1] == "fixed":

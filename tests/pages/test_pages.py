@@ -498,3 +498,41 @@ def test_a_model_calibrated_to_a_site_on_the_models_page_is_registered_then_acti
     finally:
         registry.deactivate()
     del source
+
+
+def test_lab_finds_the_lungs_on_request():
+    app = _run("pages/preprocessing_lab.py")
+    assert not any(m.label == "Lungs" for m in app.metric)  # the lung model loads only when asked for
+    app.toggle(key="lab_lungs").set_value(True).run()
+    assert not app.exception, [e.message for e in app.exception]
+    share = next(m for m in app.metric if m.label == "Lungs").value
+    assert 10.0 < float(share.split(" %")[0]) < 60.0
+    assert any("Right lung: found" in m.value and "left lung: found" in m.value for m in app.markdown)
+
+
+def test_diagnose_outlines_the_lungs_and_says_how_much_heat_lies_inside_them():
+    from core.samples import list_samples
+
+    pneumonia = next(s for s in list_samples() if s.label == "PNEUMONIA")
+    app = _run("pages/diagnose.py")
+    app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any(m.value.startswith("Heat inside the lungs: ") and "% of the map" in m.value for m in app.markdown)
+
+    def image_captions() -> str:
+        return " ".join(image.caption for element in app.get("image") for image in element.proto.imgs)
+
+    assert "lungs outlined" in image_captions()
+    app.toggle(key="lung_outline").set_value(False).run()
+    assert "lungs outlined" not in image_captions() and "As the model saw it" in image_captions()
+
+
+def test_reconstruct_finds_the_lungs_with_the_lung_model_or_the_classical_method():
+    app = _run("pages/reconstruct.py")
+    app.radio(key="recon_mode").set_value("visual-hull").run()
+    dice_of = {}
+    for learned in (True, False):
+        app.radio(key="recon_learned").set_value(learned).run()
+        assert not app.exception, [e.message for e in app.exception]
+        dice_of[learned] = float(next(m for m in app.metric if m.label == "Lung Dice vs CT labels").value)
+    assert dice_of[True] != dice_of[False] and min(dice_of.values()) > 0.3

@@ -1,4 +1,5 @@
-"""Surfaces: marching-cubes area against an analytic ellipsoid, decimation, smoothing, values, files."""
+"""Surfaces: marching-cubes area against an analytic ellipsoid, decimation, smoothing, values (their files:
+``tests/core/export/test_mesh.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from core.reconstruct.surface import (
     frontal_values,
     height_field,
     is_closed,
-    mesh_bytes,
     sample_values,
     smooth,
     surface,
@@ -58,14 +58,9 @@ def test_smoothing_a_mask_surface_keeps_it_closed_and_its_size():
     assert radii.mean() == pytest.approx(10, abs=0.6)
 
 
-def test_values_and_files(levelset):
+def test_values(levelset):
     mesh = sample_values(decimate(surface(levelset, level=0.0), max_triangles=500), levelset)
     assert mesh.values.shape == (len(mesh.vertices),) and 0 <= mesh.values.min() <= mesh.values.max() <= 1
-    stl, ply = mesh_bytes(mesh, "stl"), mesh_bytes(mesh, "ply")
-    assert len(stl) == 84 + 50 * mesh.n_triangles  # binary STL: header, count, 50 bytes per triangle
-    assert ply.startswith(b"ply\nformat binary") and b"red" in ply[:400]
-    with pytest.raises(InputError, match="stl or ply"):
-        mesh_bytes(mesh, "obj")
 
 
 def test_no_surface_at_the_level_is_a_clear_error(levelset):
