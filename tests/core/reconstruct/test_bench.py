@@ -18,3 +18,16 @@ def test_the_bench_prints_every_method_and_meets_the_targets_that_hold_at_64_px(
     assert by[("fbp", 90)]["dice"] >= 0.93 and by[("fbp", 90)]["psnr"] > 30
     assert by[("visual-hull (true silhouettes)", 2)]["psnr"] is None
     assert by[("elliptic-hull (true silhouettes)", 2)]["dice"] >= 0.7
+    assert by[("visual-hull (learned)", 2)]["dice"] > by[("visual-hull (segmented)", 2)]["dice"]  # the lung model
+
+
+def test_a_ct_file_and_its_lung_labels_are_benched_and_a_missing_label_file_is_a_sentence(shared_data, capsys):
+    from core.lungs.data import CT_CASES, HELD_OUT_CT
+
+    ct, lungs, _ = CT_CASES[HELD_OUT_CT]
+    arguments = ["reconstruct-bench", "--ct", str(shared_data / ct), "--side", "32", "--views", "2", "--json"]
+    assert main([*arguments, "--lungs", str(shared_data / lungs)]) == 0
+    rows = {row["method"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {"visual-hull (learned)", "visual-hull (segmented)", "single-view (learned)"} <= set(rows)
+    assert rows["visual-hull (true silhouettes)"]["dice"] > 0.5
+    assert main(arguments) == 2 and "give its lung labels too (--lungs" in capsys.readouterr().err
