@@ -236,8 +236,9 @@ def _reconstruct_bench(args: argparse.Namespace) -> int:
         print(json.dumps(results))
     else:
         for row in results:
-            figures = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("method", "views"))
-            print(f"{row['method']:<34} {row['views']:>3} views: {figures}")
+            figures = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("method", "views", "error"))
+            failed = f" (failed: {row['error']})" if row["error"] else ""
+            print(f"{row['method']:<34} {row['views']:>3} views: {figures}{failed}")
     return 0
 
 

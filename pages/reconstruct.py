@@ -137,6 +137,11 @@ columns[0].metric("Lung Dice vs CT labels", f"{figures['dice']:.3f}" if "dice" i
 columns[1].metric("IoU", f"{figures['iou']:.3f}" if "iou" in figures else "–")
 columns[2].metric("Reconstruction time", f"{figures['seconds']:.2f} s")
 columns[3].metric("Surface triangles", f"{result.mesh.n_triangles / 1000:.1f} k")
+if source == "Demo CT" and learned and not exact and mode != "tomography":
+    st.caption(
+        "The lung model was trained on simulated views of this very CT (among others): with it, the Dice above is "
+        "in-sample. The README gives its figures on a CT it never saw."
+    )
 
 surface_tab, slices_tab, views_tab = st.tabs(["3D surface", "Slices", "Views"])
 with surface_tab:

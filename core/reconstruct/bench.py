@@ -86,8 +86,8 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
     Returns
     -------
     list of dict
-        ``{"method", "views", "dice", "iou", "psnr", "ssim", "seconds", "peak_mb"}``; ``None`` where a figure
-        does not apply.
+        ``{"method", "views", "dice", "iou", "psnr", "ssim", "seconds", "peak_mb", "error"}``; ``None`` where a
+        figure does not apply; a method that failed (no lung found in a view) scores 0 with its ``error`` sentence.
     """
     image, mask = load_ct(ct, lungs)
     mu = resample_to(attenuation(image), side=side)
@@ -97,10 +97,18 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
     def record(method: str, views: Projections, source: str | None = None) -> None:
         """One row: ``METHODS[method]`` on ``views`` (lung masks found by ``source``, or line integrals), scored."""
         chosen = METHODS[method]
-        volume, seconds, peak = _measure(lambda: chosen.build(views, mu.shape, mu.spacing_mm))
+        name = method if source is None else f"{method} ({source})"
+        try:
+            volume, seconds, peak = _measure(lambda: chosen.build(views, mu.shape, mu.spacing_mm))
+        except InputError as error:  # e.g. a view where no lung was found: the method failed, the bench goes on
+            row = {"method": name, "views": len(views.angles_deg), "dice": 0.0, "iou": 0.0, "psnr": None,
+                   "ssim": None, "seconds": None, "peak_mb": None, "error": str(error)}  # fmt: skip
+            results.append(row)
+            log(f"method={name} views={row['views']} failed: {error}")
+            return
         mask = volume.data if chosen.masks else lungs_in_volume(volume).data
         row = {
-            "method": method if source is None else f"{method} ({source})",
+            "method": name,
             "views": len(views.angles_deg),
             "dice": round(dice(mask, truth), 4),
             "iou": round(iou(mask, truth), 4),
@@ -108,6 +116,7 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
             "ssim": None if chosen.masks else round(ssim(mu.data, volume.data), 4),
             "seconds": round(seconds, 3),
             "peak_mb": round(peak, 1),
+            "error": None,
         }
         results.append(row)
         log(" ".join(f"{key}={value}" for key, value in row.items()))
