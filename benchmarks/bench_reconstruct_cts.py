@@ -59,8 +59,8 @@ def main() -> None:
     header = "".join(f"{c[:14] + ('*' if c == HELD_OUT_CT else ''):>16}" for c in cases)
     print(f"{'method':<34}{'views':>6}{header}{'mean':>8}{'sd':>7}{'min':>7}")
     for (method, views), dice in table.items():
-        values = np.array([dice[c] for c in cases])
-        cells = "".join(f"{dice[c]:>16.3f}" for c in cases)
+        values = np.array([dice[c] for c in cases if dice[c] is not None])  # a failed method has no figure
+        cells = "".join("{:>16}".format("failed" if dice[c] is None else f"{dice[c]:.3f}") for c in cases)
         print(f"{method:<34}{views:>6}{cells}{values.mean():>8.3f}{values.std(ddof=1):>7.3f}{values.min():>7.3f}")
     print(f"* held out from the lung model's training ({HELD_OUT_CT}); its 'learned' rows elsewhere are in-sample.")
 

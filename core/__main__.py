@@ -114,11 +114,16 @@ def _segment(args: argparse.Namespace) -> int:
 
     segmenter = LungSegmenter(args.model) if args.model else LungSegmenter()
     failures = bugs = 0
+    written: dict[Path, str] = {}
     for path in args.files:
         try:
+            target = Path(args.out) / f"{Path(path).stem}.png"
+            if target in written:  # DICOM exports reuse names across folders: never overwrite an answer given
+                raise InputError(f"'{path}' would write {target}, already written for '{written[target]}'; segment "
+                                 "files of the same name into separate --out folders.")  # fmt: skip
             xray = read_xray_file(path)
             found = segmenter.segment(xray.pixels)
-            target = Path(args.out) / f"{Path(path).stem}.png"
+            written[target] = path
             write_atomic(target, encode_png(found.lungs.astype("float32")))  # 8-bit: 255 lung, 0 not
             record = {"file": path, "mask": str(target), "lung_area_share": round(found.area_share, 4),
                       "right_found": bool(found.right.any()), "left_found": bool(found.left.any()),
@@ -182,7 +187,7 @@ def _predict(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             diagnosis = diagnoser.diagnose(read_xray_file(path), method=args.method if args.cam else None,
-                                           faithfulness=args.faithfulness)  # fmt: skip
+                                           faithfulness=args.faithfulness, lungs=bool(args.cam))  # fmt: skip
             prediction = diagnosis.prediction
             record = {"file": path, "label": prediction.label, "borderline": prediction.borderline,
                       "reading": prediction.reading, "probabilities": dict(prediction.probabilities),
@@ -194,8 +199,10 @@ def _predict(args: argparse.Namespace) -> int:
                 target = Path(args.cam) / f"{Path(path).stem}.{args.method.lower()}.png"
                 write_atomic(target, encode_png_rgb(overlay))
                 figure = diagnosis.cam.faithfulness
+                lungs = diagnosis.lungs
                 record["cam"] = {"file": str(target), "method": args.method, "target": diagnosis.cam.target,
-                                 "heat_in_lungs": diagnosis.heat_in_lungs}  # fmt: skip
+                                 "heat_in_lungs": diagnosis.heat_in_lungs,
+                                 "lung_area": lungs.area_share if lungs is not None else None}  # fmt: skip
                 if figure is not None:
                     record["cam"]["faithfulness"] = dataclasses.asdict(figure) | {"assessment": figure.assessment}
         except CoreError as error:  # one bad file must not stop the batch

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.classify.checkpoint import DEFAULT_MODEL_PATH
 from core.classify.predict import Classifier
+from core.errors import CoreError, ModelError
 from core.explain import CamMap, Explainer
 from core.export.heatmap import heat_inside
 from core.lungs.model import DEFAULT_LUNG_MODEL
@@ -77,9 +78,14 @@ class Diagnoser:
                  lung_model: str | Path | None = DEFAULT_LUNG_MODEL) -> None:  # fmt: skip
         self.classifier = Classifier(path)
         self.explainer = Explainer(self.classifier)
-        # the shipped lung model is optional (a checkout without it still diagnoses); one that is named must load
-        wanted = lung_model is not None and (Path(lung_model) != DEFAULT_LUNG_MODEL or DEFAULT_LUNG_MODEL.is_file())
-        self.segmenter = LungSegmenter(lung_model) if wanted else None
+        #: Why there are no lungs (the lung model could not be loaded), in a sentence; ``None`` when all is well.
+        self.lung_problem: str | None = None
+        self.segmenter: LungSegmenter | None = None
+        if lung_model is not None:  # lungs are an extra: without them the verdict and the map are still given
+            try:
+                self.segmenter = LungSegmenter(lung_model)
+            except ModelError as error:
+                self.lung_problem = f"No lung outline or heat-in-lungs share: {error}"
         self._cam_lock = threading.Lock()
 
     def diagnose(
@@ -113,8 +119,17 @@ class Diagnoser:
             prediction=prediction,
             cam=cam,
             warnings=tuple(suitability_warnings(xray)),
-            lungs=self.segmenter.segment(xray.pixels) if self.segmenter is not None and lungs else None,
+            lungs=self._lungs(xray) if lungs else None,
         )
+
+    def _lungs(self, xray: XRay) -> LungMask | None:
+        """The lungs of ``xray``, or ``None`` (no lung model, or none found in this image: the verdict stands)."""
+        if self.segmenter is None:
+            return None
+        try:
+            return self.segmenter.segment(xray.pixels)
+        except CoreError:
+            return None
 
     def predict(self, xrays: Sequence[XRay], *, batch_size: int = 32) -> list[Prediction]:
         """Verdicts only (no heat maps), in batches: the fast path for many images."""

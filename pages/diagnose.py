@@ -34,6 +34,8 @@ except CoreError as error:
     st.error(f"The model cannot be loaded. {error}")
     st.stop()
 classifier = diagnoser.classifier
+if diagnoser.lung_problem:
+    st.warning(diagnoser.lung_problem, icon=":material/warning:")
 test = classifier.test_figures or {}
 model_line = f"Model **{classifier.description}** · version `{classifier.version}`"
 if test:
@@ -198,7 +200,7 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 text += " This map does not show what the model relies on: do not read it as evidence."
             heat.markdown(text)
         if diagnosis.lungs is not None:
-            heat.markdown(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target))
+            heat.markdown(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target, diagnosis.lungs.area_share))
         stem = Path(upload.name).stem
         for column, fmt in zip(verdict.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
             column.download_button(

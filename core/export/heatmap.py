@@ -12,7 +12,6 @@ __all__ = [
     "HEAT_COLOURMAPS",
     "LUNG_SIDE_RGB",
     "OUTLINE_RGB",
-    "SUSPECT_BELOW",
     "colour_bar",
     "describe_heat_in_lungs",
     "draw_outline",
@@ -133,18 +132,19 @@ def heat_inside(heat: np.ndarray, mask: np.ndarray) -> float | None:
     return float((heat * inside).sum() / total)
 
 
-#: Below this share of a pneumonia map inside the lungs, the map is called suspect.
-SUSPECT_BELOW = 0.5
-
-
-def describe_heat_in_lungs(share: float | None, target: str) -> str:
-    """The heat map's share inside the lungs, in a sentence (a suspect pneumonia map said so)."""
+def describe_heat_in_lungs(share: float | None, target: str, lung_area: float | None = None) -> str:
+    """The heat map's share inside the lungs, in a sentence, beside the lungs' share of the image (what a flat map
+    would score). A pneumonia map no more on the lungs than a flat map (``share`` ≤ ``lung_area``) is called
+    suspect: its evidence lives on labels, corners, devices or the abdomen as much as on the lungs."""
     if share is None:
         return "Heat inside the lungs: not measured (no lungs found, or an empty map)."
-    text = f"Heat inside the lungs: {100 * share:.0f} % of the map."
-    if target == "PNEUMONIA" and share < SUSPECT_BELOW:
-        text += (" Most of this pneumonia map lies outside the lungs (labels, corners, devices, the abdomen): it is "
-                 "suspect, and so is the verdict's evidence.")  # fmt: skip
+    text = f"Heat inside the lungs: {100 * share:.0f} % of the map"
+    if lung_area is None:
+        return text + "."
+    text += f", on lungs that cover {100 * lung_area:.0f} % of the image."
+    if target == "PNEUMONIA" and share <= lung_area:
+        text += (" This pneumonia map is no more on the lungs than a flat one would be: it is suspect, and so is the "
+                 "verdict's evidence.")  # fmt: skip
     return text
 
 

@@ -65,7 +65,7 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
         if cam.faithfulness is not None:
             lines.append(f"Faithfulness: {cam.faithfulness.assessment}. {cam.faithfulness.describe(cam.target)}")
         if diagnosis.lungs is not None:
-            lines.append(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target))
+            lines.append(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target, diagnosis.lungs.area_share))
     for warning in diagnosis.warnings:
         lines.append(f"Warning: {warning}")
     return lines

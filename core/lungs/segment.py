@@ -53,9 +53,9 @@ class LungMask:
 def split_sides(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A lung mask split into the patient's right (image left) and left lungs.
 
-    The two largest regions are the lungs, each assigned by the side of the image its centre lies on; one region
-    that spans the midline (lungs touching behind the heart) is cut at the column, in the middle third, where it
-    is thinnest. Regions smaller than a fifth of the largest are left out.
+    Regions of at least a fifth of the largest are kept (smaller ones are specks); a region that spans the middle
+    third of the image (lungs touching behind the heart) is cut at the column there where it is thinnest; every
+    piece then goes to the side of the image its centre lies on, so a lung in two pieces stays whole.
     """
     mask = np.asarray(mask, dtype=bool)
     labels, count = ndimage.label(mask)
@@ -63,18 +63,16 @@ def split_sides(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if count == 0:
         return right, left
     sizes = np.bincount(labels.ravel())[1:]
-    kept = [i + 1 for i in np.argsort(sizes)[::-1][:2] if sizes[i] >= 0.2 * sizes.max()]
     width = mask.shape[1]
-    if len(kept) == 1:
-        region = labels == kept[0]
+    low, high = width // 3, 2 * width // 3
+    for index in np.nonzero(sizes >= 0.2 * sizes.max())[0] + 1:
+        region = labels == index
         columns = np.nonzero(region.any(axis=0))[0]
-        low, high = width // 3, 2 * width // 3
         if columns.min() < low and columns.max() > high:  # spans the middle: cut where it is thinnest
             cut = low + int(np.argmin(region[:, low:high].sum(axis=0)))
-            right[:, :cut], left[:, cut:] = region[:, :cut], region[:, cut:]
-            return right, left
-    for index in kept:
-        region = labels == index
+            right[:, :cut] |= region[:, :cut]
+            left[:, cut:] |= region[:, cut:]
+            continue
         side = right if ndimage.center_of_mass(region)[1] < width / 2 else left
         side |= region
     return right, left
@@ -113,6 +111,8 @@ class LungSegmenter:
         :data:`core.reconstruct.methods.Segmenter` the 3D reconstructions take. The network was trained on frontal
         and lateral views alike, so the angle only names the view."""
         image = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(image).all():
+            raise InputError("The image holds values that are not finite numbers: no lungs can be found in it.")
         if image.size and (image.min() < 0 or image.max() > 1):
             low, high = float(image.min()), float(np.percentile(image, 99.5))
             image = np.clip((image - low) / ((high - low) or 1.0), 0.0, 1.0)

@@ -87,29 +87,34 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
     -------
     list of dict
         ``{"method", "views", "dice", "iou", "psnr", "ssim", "seconds", "peak_mb", "error"}``; ``None`` where a
-        figure does not apply; a method that failed (no lung found in a view) scores 0 with its ``error`` sentence.
+        figure does not apply; a method that failed (no lung found in a view) has no figures and its ``error``
+        sentence.
     """
     image, mask = load_ct(ct, lungs)
     mu = resample_to(attenuation(image), side=side)
     truth = resample_to(mask, side=side).data
     results: list[dict[str, Any]] = []
 
-    def record(method: str, views: Projections, source: str | None = None) -> None:
-        """One row: ``METHODS[method]`` on ``views`` (lung masks found by ``source``, or line integrals), scored."""
+    def record(method: str, views: Projections | Callable[[], Projections], source: str | None = None, *,
+               count: int | None = None) -> None:  # fmt: skip
+        """One row: ``METHODS[method]`` on ``views`` (lung masks found by ``source``, or line integrals; a callable
+        giving them, with their ``count``, when finding them may fail), scored."""
         chosen = METHODS[method]
         name = method if source is None else f"{method} ({source})"
+        count = count or len(views.angles_deg)  # type: ignore[union-attr]
         try:
+            views = views() if callable(views) else views
             volume, seconds, peak = _measure(lambda: chosen.build(views, mu.shape, mu.spacing_mm))
         except InputError as error:  # e.g. a view where no lung was found: the method failed, the bench goes on
-            row = {"method": name, "views": len(views.angles_deg), "dice": 0.0, "iou": 0.0, "psnr": None,
-                   "ssim": None, "seconds": None, "peak_mb": None, "error": str(error)}  # fmt: skip
+            row = {"method": name, "views": count, "dice": None, "iou": None,
+                   "psnr": None, "ssim": None, "seconds": None, "peak_mb": None, "error": str(error)}  # fmt: skip
             results.append(row)
             log(f"method={name} views={row['views']} failed: {error}")
             return
         mask = volume.data if chosen.masks else lungs_in_volume(volume).data
         row = {
             "method": name,
-            "views": len(views.angles_deg),
+            "views": count,
             "dice": round(dice(mask, truth), 4),
             "iou": round(iou(mask, truth), 4),
             "psnr": None if chosen.masks else round(psnr(mu.data, volume.data), 2),
@@ -126,7 +131,7 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
     frontal = parallel_beam(mu, view_angles(1))
     record("single-view", silhouettes(lung_mask, frontal.angles_deg), "true silhouette")
     for name, segmenter in segmenters.items():
-        record("single-view", segment_views(frontal, segmenter), name)
+        record("single-view", lambda s=segmenter: segment_views(frontal, s), name, count=1)
     for count in view_counts:
         angles = view_angles(count)
         views = parallel_beam(mu, angles)
@@ -137,7 +142,13 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
         if count == 2:
             record("elliptic-hull", true_silhouettes, "true silhouettes")
             for name, segmenter in segmenters.items():
-                segmented = segment_views(views, segmenter)
-                record("visual-hull", segmented, name)
-                record("elliptic-hull", segmented, name)
+                found = {}  # the views' masks, found once for both hulls
+
+                def segmented(v=views, s=segmenter, found=found) -> Projections:
+                    if "views" not in found:
+                        found["views"] = segment_views(v, s)
+                    return found["views"]
+
+                record("visual-hull", segmented, name, count=2)
+                record("elliptic-hull", segmented, name, count=2)
     return results

@@ -34,6 +34,13 @@ def test_two_lungs_are_told_apart_by_side_and_a_joined_pair_is_cut_where_thinnes
     assert right.any() and left.any() and not (right & left).any() and np.array_equal(right | left, joined)
     assert right[:, 60:].sum() == 0 and left[:, :40].sum() == 0
     assert not any(side.any() for side in split_sides(np.zeros(shape, bool)))
+    # a right lung in two pieces beside a smaller left lung: all three kept, each on its side
+    upper, lower, small_left = _disc(shape, (30, 25), 12), _disc(shape, (70, 25), 12), _disc(shape, (50, 75), 10)
+    right, left = split_sides(upper | lower | small_left)
+    assert np.array_equal(right, upper | lower) and np.array_equal(left, small_left)
+    # a joined pair and a third large piece: the pair is still cut, the piece goes to its side
+    right, left = split_sides(joined | _disc(shape, (88, 80), 11))
+    assert right[:, :40].sum() == joined[:, :40].sum() and left[85:91, 77:83].all()
 
 
 def test_the_hausdorff_distance_measures_the_outlines_offset():
@@ -52,10 +59,11 @@ def test_the_heat_inside_the_lungs_is_one_all_inside_and_zero_all_outside():
     outside[:20, :] = 1.0
     assert heat_inside(inside, lungs) == pytest.approx(1.0) and heat_inside(outside, lungs) == pytest.approx(0.0)
     assert heat_inside(np.zeros((224, 224)), lungs) is None
-    assert "suspect" in describe_heat_in_lungs(0.2, "PNEUMONIA") and "suspect" not in describe_heat_in_lungs(
-        0.2, "NORMAL"
+    assert "suspect" in describe_heat_in_lungs(0.3, "PNEUMONIA", 0.35)  # no more on the lungs than a flat map
+    assert "suspect" not in describe_heat_in_lungs(0.3, "NORMAL", 0.35)
+    assert describe_heat_in_lungs(0.72, "PNEUMONIA", 0.3) == (
+        "Heat inside the lungs: 72 % of the map, on lungs that cover 30 % of the image."
     )
-    assert describe_heat_in_lungs(0.72, "PNEUMONIA") == "Heat inside the lungs: 72 % of the map."
 
 
 def test_outlines_and_sides_are_drawn():
@@ -120,3 +128,54 @@ def test_segment_writes_masks_at_the_inputs_size_and_answers_a_bad_file(fullres_
     assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
     assert 0.1 < good["lung_area_share"] < 0.6 and good["right_found"] and good["left_found"]
     assert refused["file"] == str(bad) and "error" in refused and "Traceback" not in refused["error"]
+
+
+def test_only_train_ok_rows_train_and_the_evaluation_rows_split_by_the_fixed_rule(tmp_path):
+    import csv
+    import hashlib
+
+    from core.errors import InputError
+
+    names = [f"film{i}.jpeg" for i in range(40)]
+    rows = [{"image": name, "mask": name.replace(".jpeg", ".png"), "view": "PA",
+             "use": "train-ok" if i < 10 else "evaluation-only"} for i, name in enumerate(names)]  # fmt: skip
+    with (tmp_path / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    parts = {pair.name: pair.part for pair in real_pairs(tmp_path)}
+    assert {name for name, part in parts.items() if part == "train"} == set(names[:10])
+    for name in names[10:]:
+        expected = "validation" if hashlib.sha256(name.encode()).hexdigest()[0] in "01234567" else "test"
+        assert parts[name] == expected
+    rows[0]["use"] = "research-only"
+    with (tmp_path / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(InputError, match="Unknown use 'research-only'"):
+        real_pairs(tmp_path)
+
+
+def test_lungs_are_an_extra_the_verdict_never_waits_for(tmp_path, fullres_paths):
+    from core.diagnose import Diagnoser
+    from core.errors import InputError
+    from core.io import read_xray_file
+
+    (tmp_path / "broken.pt").write_bytes(b"not a model")
+    broken = Diagnoser(lung_model=tmp_path / "broken.pt")
+    assert broken.segmenter is None and "not a readable lung model" in broken.lung_problem
+    diagnosis = broken.diagnose(read_xray_file(fullres_paths[0]), faithfulness=False)
+    assert diagnosis.lungs is None and diagnosis.heat_in_lungs is None and diagnosis.prediction.label
+    assert Diagnoser(lung_model=None).lung_problem is None
+    with pytest.raises(InputError, match="not finite"):
+        LungSegmenter().find(np.full((64, 64), np.nan, np.float32))
+
+
+def test_segment_never_overwrites_a_mask_it_wrote(fullres_paths, tmp_path, capsys):
+    twin = tmp_path / "other" / fullres_paths[0].name
+    twin.parent.mkdir()
+    twin.write_bytes(fullres_paths[0].read_bytes())
+    code = main(["segment", str(fullres_paths[0]), str(twin), "--out", str(tmp_path / "masks"), "--json"])
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert code == 1 and "mask" in first and "already written" in second["error"]

@@ -31,5 +31,5 @@ def test_a_ct_file_and_its_lung_labels_are_benched_and_a_missing_label_file_is_a
     assert {"visual-hull (learned)", "visual-hull (segmented)", "single-view (learned)"} <= set(rows)
     assert rows["visual-hull (true silhouettes)"]["dice"] > 0.5 and rows["visual-hull (learned)"]["error"] is None
     # the classical method finds no lung in this CT's 32 px lateral: the row says so, the bench goes on
-    assert rows["visual-hull (segmented)"]["dice"] == 0.0 and "empty" in rows["visual-hull (segmented)"]["error"]
+    assert rows["visual-hull (segmented)"]["dice"] is None and "empty" in rows["visual-hull (segmented)"]["error"]
     assert main(arguments) == 2 and "give its lung labels too (--lungs" in capsys.readouterr().err
