@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -20,6 +22,22 @@ def _run(page: str) -> AppTest:
         app.switch_page(page).run()
     assert not app.exception, [e.message for e in app.exception]
     return app
+
+
+@contextmanager
+def _active_variant(path, model, meta):
+    """The default model's weights saved with ``meta`` to ``path``, registered and active for the block (the
+    registry's entry), then deactivated: Diagnose uses it as any activated model."""
+    from core.classify.checkpoint import save_checkpoint
+    from core.store.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    entry = registry.register(save_checkpoint(path, model=model, meta=meta), meta)
+    registry.activate(entry.version)
+    try:
+        yield entry
+    finally:
+        registry.deactivate()
 
 
 def test_router_opens_home_with_the_research_notice():
@@ -193,19 +211,14 @@ def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_
 
 
 def test_a_model_without_an_unfamiliarity_reference_says_not_assessed(tmp_path):
-    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model, save_checkpoint
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model
     from core.classify.ood import attach_bank
     from core.samples import list_samples
     from core.store.predictions import PredictionStore
-    from core.store.registry import ModelRegistry
 
     model, meta = load_model(DEFAULT_MODEL_PATH)
     attach_bank(model, None)
-    plain = meta.with_(ood=None)
-    registry = ModelRegistry()
-    entry = registry.register(save_checkpoint(tmp_path / "no_reference.pt", model=model, meta=plain), plain)
-    try:
-        registry.activate(entry.version)
+    with _active_variant(tmp_path / "no_reference.pt", model, meta.with_(ood=None)) as entry:
         normal = next(s for s in list_samples() if s.label == "NORMAL")
         app = _run("pages/diagnose.py")
         app.multiselect(key="diagnose_samples").set_value([normal]).run()
@@ -216,8 +229,6 @@ def test_a_model_without_an_unfamiliarity_reference_says_not_assessed(tmp_path):
         assert not any("resembles the images" in m.value for m in app.markdown)
         (record,) = PredictionStore().query(model_version=entry.version)
         assert (record.unfamiliar, record.ood_score) == (None, None)
-    finally:
-        registry.deactivate()
 
 
 def test_history_says_not_assessed_for_records_without_an_unfamiliarity_score():
@@ -329,17 +340,12 @@ def test_activating_a_model_switches_what_diagnose_uses(tmp_path):
 
 
 def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_history(tmp_path):
-    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model, save_checkpoint
+    from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model
     from core.samples import list_samples
     from core.store.predictions import PredictionStore
-    from core.store.registry import ModelRegistry
 
     model, meta = load_model(DEFAULT_MODEL_PATH)
-    wide = meta.with_(borderline=50.0)  # every score is borderline
-    registry = ModelRegistry()
-    entry = registry.register(save_checkpoint(tmp_path / "wide_band.pt", model=model, meta=wide), wide)
-    try:
-        registry.activate(entry.version)
+    with _active_variant(tmp_path / "wide_band.pt", model, meta.with_(borderline=50.0)) as entry:  # all borderline
         pneumonia = next(s for s in list_samples() if s.label == "PNEUMONIA")
         app = _run("pages/diagnose.py")
         app.multiselect(key="diagnose_samples").set_value([pneumonia]).run()
@@ -357,8 +363,6 @@ def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_hi
         assert reading in list(history.dataframe[0].value["Verdict"])
         history.checkbox(key="history_borderline").check().run()
         assert set(history.dataframe[0].value["Verdict"]) == {reading}
-    finally:
-        registry.deactivate()
 
 
 ADMIN_PASSWORD = "correct horse battery"
