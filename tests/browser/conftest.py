@@ -22,6 +22,14 @@ STARTUP_TIMEOUT_S = 90
 ADMIN_PASSWORD = "browser test password"  # the app under test accepts this one (its hash is in its environment)
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``scripts/test.sh`` runs two workers), every browser test goes to one worker: one app
+    server, one Chromium and one server log for all of them, while the other worker runs the rest."""
+    for item in items:
+        if item.get_closest_marker("browser") or "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
