@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from core.classify.card import PUBLISHED, render_model_card
 from core.classify.checkpoint import DEFAULT_MODEL_PATH, load_model
