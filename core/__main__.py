@@ -1,5 +1,5 @@
-"""Command line: ``python -m core {train,ensemble,evaluate,predict,reconstruct-bench,xr-bench,hash-password} ...``
-(``python -m core COMMAND --help`` for options)."""
+"""Command line: ``python -m core COMMAND ...`` (``python -m core --help`` lists the commands,
+``python -m core COMMAND --help`` their options)."""
 
 from __future__ import annotations
 
@@ -249,6 +249,21 @@ def _reconstruct_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_shape_prior(args: argparse.Namespace) -> int:
+    from core.lungs.data import CT_CASES, HELD_OUT_CT
+    from core.reconstruct.metrics import dice
+    from core.reconstruct.prior import ct_hulls, fit_shape_prior, prior_hull_of
+
+    cases = ct_hulls(args.shared, CT_CASES, side=args.side)
+    prior = fit_shape_prior(case for case in cases if case[0] != HELD_OUT_CT)
+    prior.save(args.out)
+    print(f"fitted on {', '.join(prior.fitted_on)}; threshold {prior.threshold:.2f}; written to {args.out}")
+    for name, hull, lungs in cases:
+        held_out = " (held out)" if name not in prior.fitted_on else ""
+        print(f"  {name}{held_out}: Dice {dice(prior_hull_of(hull, prior), lungs):.3f} from exact silhouettes")
+    return 0
+
+
 def _xr_bench(args: argparse.Namespace) -> int:
     from core.xr.bench import run_xr_bench
 
@@ -303,6 +318,7 @@ def _from_argument(value: object) -> object:
 
 def _parser() -> argparse.ArgumentParser:
     from core.classify.settings import DEFAULT_MODEL_PATH, HEAT_MAP_METHODS, TrainConfig  # no torch: starts at once
+    from core.reconstruct.prior import DEFAULT_SHAPE_PRIOR
 
     parser = argparse.ArgumentParser(prog="python -m core", description="Chest X-ray workstation tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -399,6 +415,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--views", type=int, nargs="+", default=[2, 4, 8, 30, 90], help="view counts")
     bench.add_argument("--json", action="store_true", help="print one JSON list")
     bench.set_defaults(run=_reconstruct_bench)
+
+    prior = commands.add_parser(
+        "fit-shape-prior", help="fit the two-view hull's lung-shape prior on the CTs the lung model trained on"
+    )
+    prior.add_argument("--shared", required=True, help="the shared data folder (chest_ct, chest_ct_more)")
+    prior.add_argument("--out", default=str(DEFAULT_SHAPE_PRIOR), help="where to write it (default: the shipped one)")
+    prior.add_argument("--side", type=int, default=128, help="axial slices resampled to SIDE × SIDE voxels")
+    prior.set_defaults(run=_fit_shape_prior)
 
     xr = commands.add_parser("xr-bench", help="the demo scenes as GLB files, timed in the WebXR viewer (Chromium)")
     xr.add_argument("--out", required=True, help="folder for the GLB files")

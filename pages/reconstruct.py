@@ -16,7 +16,13 @@ from ui.diagnosis import diagnose_cached
 from ui.inputs import pick_xrays
 from ui.models import active_diagnoser
 from ui.navigation import page_setup
-from ui.reconstruction import demo_ct, demo_reconstruction, radiograph_reconstruction, show_mesh
+from ui.reconstruction import (
+    cross_section_choice,
+    demo_ct,
+    demo_reconstruction,
+    radiograph_reconstruction,
+    show_mesh,
+)
 from ui.xr import vr_panel
 
 page_setup()
@@ -64,7 +70,7 @@ if source == "Demo CT":
                 horizontal=True,
                 format_func=lambda name: METHODS[name].label,
             )
-            exact = elliptic = False
+            exact, cross_section = False, "carved"
         else:
             views = (
                 1
@@ -83,11 +89,9 @@ if source == "Demo CT":
                 key="recon_exact",
                 help="The method's upper bound; off: lungs segmented in each simulated X-ray.",
             )
-            elliptic = mode == "visual-hull" and st.toggle(
-                "Elliptic cross-sections", key="recon_elliptic", help="Round each slice of the hull (a shape prior)."
-            )
+            cross_section = cross_section_choice(mode, key="recon_cross_section")
     try:
-        result = demo_reconstruction(mode, int(views), method, exact, elliptic, learned and not exact)
+        result = demo_reconstruction(mode, int(views), method, exact, cross_section, learned and not exact)
     except CoreError as error:
         st.error(str(error))
         st.stop()
@@ -116,10 +120,16 @@ else:
     field = st.sidebar.number_input(
         "Field of view (mm across each image)", 50.0, 1000.0, 350.0, 10.0, key="recon_field"
     )
-    elliptic = mode == "visual-hull" and st.sidebar.toggle("Elliptic cross-sections", key="recon_up_elliptic")
+    with st.sidebar:
+        cross_section = cross_section_choice(mode, key="recon_up_cross_section")
     try:
         result = radiograph_reconstruction(
-            [u.xray for u in uploads], angles, mode=mode, field_of_view_mm=field, elliptic=elliptic, learned=learned
+            [u.xray for u in uploads],
+            angles,
+            mode=mode,
+            field_of_view_mm=field,
+            cross_section=cross_section,
+            learned=learned,
         )
     except CoreError as error:
         st.error(str(error))

@@ -7,7 +7,7 @@ import sys
 import streamlit as st
 
 from core.export.mesh import plotter
-from core.reconstruct.methods import Segmenter
+from core.reconstruct.methods import CROSS_SECTIONS, Segmenter
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
 from core.types import Mesh, Volume, XRay
 
@@ -27,15 +27,32 @@ def _segmenter(learned: bool) -> Segmenter | None:
     return lung_segmenter().find
 
 
+def cross_section_choice(mode: str, *, key: str) -> str:
+    """How the hull's cross-sections are shaped (a key of :data:`~core.reconstruct.methods.CROSS_SECTIONS`);
+    ``"carved"`` for the other modes, which have none."""
+    if mode != "visual-hull":
+        return "carved"
+    return st.radio(
+        "Cross-sections",
+        list(CROSS_SECTIONS),
+        index=2,
+        key=key,
+        format_func=lambda name: CROSS_SECTIONS[name][1],
+        help="Two views leave each slice of each lung a rectangle. The prior fills it as real lungs fill theirs "
+        "(the mean of three CTs' lungs; meant for a frontal and a lateral view and for the lung model's "
+        "outlines); the ellipse is the classic rounding, better with the classical segmentation.",
+    )
+
+
 @st.cache_resource(max_entries=8, show_spinner="Simulating the views and reconstructing…")
 def demo_reconstruction(
-    mode: str, views: int, method: str, exact: bool, elliptic: bool, learned: bool = False
+    mode: str, views: int, method: str, exact: bool, cross_section: str, learned: bool = False
 ) -> Reconstruction:
     """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting (``learned``: lungs found
     in the simulated views by the lung model)."""
     mu, truth = demo_ct()
     return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
-                            elliptic=elliptic, segment=_segmenter(learned))  # fmt: skip
+                            cross_section=cross_section, segment=_segmenter(learned))  # fmt: skip
 
 
 @st.cache_resource(max_entries=8, show_spinner="Segmenting the lungs and carving…")
@@ -45,21 +62,21 @@ def _radiograph_reconstruction(
     angles: tuple[float, ...],
     mode: str,
     field: float,
-    elliptic: bool,
+    cross_section: str,
     learned: bool,
 ) -> Reconstruction:
     return reconstruct_radiographs([x.pixels for x in _xrays], list(angles), mode=mode, field_of_view_mm=field,
-                                   elliptic=elliptic, segment=_segmenter(learned))  # fmt: skip
+                                   cross_section=cross_section, segment=_segmenter(learned))  # fmt: skip
 
 
 def radiograph_reconstruction(
-    xrays: list[XRay], angles: list[float], *, mode: str, field_of_view_mm: float, elliptic: bool,
+    xrays: list[XRay], angles: list[float], *, mode: str, field_of_view_mm: float, cross_section: str,
     learned: bool = False,
 ) -> Reconstruction:  # fmt: skip
     """:func:`core.reconstruct.modes.reconstruct_radiographs`, once per set of images and settings (moving a slice
     slider does not carve again); ``learned``: lungs found by the lung model."""
     return _radiograph_reconstruction(tuple(xrays), tuple(x.sha256 for x in xrays), tuple(angles), mode,
-                                      field_of_view_mm, elliptic, learned)  # fmt: skip
+                                      field_of_view_mm, cross_section, learned)  # fmt: skip
 
 
 def keep_vtk_wasm_offline() -> None:

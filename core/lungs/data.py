@@ -24,8 +24,18 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.types import Volume
 
-__all__ = ["CT_CASES", "HELD_OUT_CT", "RealPair", "load_real", "real_pairs", "simulated_pairs", "to_input"]
+__all__ = [
+    "CT_CASES",
+    "HELD_OUT_CT",
+    "RealPair",
+    "load_ct_case",
+    "load_real",
+    "real_pairs",
+    "simulated_pairs",
+    "to_input",
+]
 
 #: Chest CTs with lung labels: name → (CT file, label file, lung label ids), relative to the shared data folder.
 CT_CASES = {
@@ -98,6 +108,17 @@ def load_real(pair: RealPair, size: int) -> tuple[np.ndarray, np.ndarray]:
     return to_input(image, size), to_input(mask > 127, size)
 
 
+def load_ct_case(shared: str | Path, case: str, *, side: int) -> tuple[Volume, Volume]:
+    """One CT of :data:`CT_CASES` as attenuation (1/mm) and its lung mask, axial slices resampled to ``side``²."""
+    from core.io import read_volume
+    from core.reconstruct.volume import attenuation, label_mask, resample_to
+
+    ct_file, label_file, ids = CT_CASES[case]
+    shared = Path(shared)
+    mu = resample_to(attenuation(read_volume(shared / ct_file)), side=side)
+    return mu, resample_to(label_mask(read_volume(shared / label_file, unit="label"), ids), side=side)
+
+
 def simulated_pairs(shared: str | Path, case: str, angles: tuple[float, ...], *, size: int,
                     side: int = 256) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Radiographs of one CT at ``angles`` and their lungs' silhouettes, at square pixels, as the model's input.
@@ -106,15 +127,10 @@ def simulated_pairs(shared: str | Path, case: str, angles: tuple[float, ...], *,
     -------
     images, masks : ndarray of float32, shape (N, size, size)
     """
-    from core.io import read_volume
     from core.reconstruct.hull import silhouettes
     from core.reconstruct.projection import parallel_beam, radiograph
-    from core.reconstruct.volume import attenuation, label_mask, resample_to
 
-    ct_file, label_file, ids = CT_CASES[case]
-    shared = Path(shared)
-    mu = resample_to(attenuation(read_volume(shared / ct_file)), side=side)
-    lungs = resample_to(label_mask(read_volume(shared / label_file, unit="label"), ids), side=side)
+    mu, lungs = load_ct_case(shared, case, side=side)
     views = parallel_beam(mu, np.asarray(angles))
     outlines = silhouettes(lungs, np.asarray(angles))
     rows = max(1, round(views.images.shape[1] * views.pixel_mm[0] / views.pixel_mm[1]))  # square pixels

@@ -21,6 +21,7 @@ from core.io import read_volume
 from core.reconstruct.hull import silhouettes
 from core.reconstruct.methods import METHODS, Segmenter, segment_views, view_angles
 from core.reconstruct.metrics import dice, iou, psnr, ssim
+from core.reconstruct.prior import ShapePrior, prior_hull
 from core.reconstruct.projection import Projections, parallel_beam
 from core.reconstruct.segment import lungs_in_volume
 from core.reconstruct.volume import attenuation, label_mask, resample_to
@@ -66,6 +67,7 @@ def load_ct(ct: str | Path, lungs: str | Path | None = None) -> tuple[Volume, Vo
 
 def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 128,
               view_counts: tuple[int, ...] = VIEW_COUNTS, segment: Segmenter | None = None,
+              shape_prior: ShapePrior | None = None,
               log: Callable[[str], None] = lambda _: None) -> list[dict[str, Any]]:  # fmt: skip
     """Figures of every method and view count (see the module's docstring).
 
@@ -80,6 +82,9 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
     view_counts : tuple of int
     segment : Segmenter, optional
         A learned segmentation (the lung model): its rows ("... (learned)") beside the classical method's.
+    shape_prior : ShapePrior, optional
+        The lung-shape prior of the ``prior-hull`` rows (:data:`~core.reconstruct.prior.DEFAULT_SHAPE_PRIOR` when
+        omitted; a prior fitted without this CT scores it fairly).
     log : callable
         Receives a line per result.
 
@@ -104,7 +109,11 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
         count = count or len(views.angles_deg)  # type: ignore[union-attr]
         try:
             views = views() if callable(views) else views
-            volume, seconds, peak = _measure(lambda: chosen.build(views, mu.shape, mu.spacing_mm))
+            if method == "prior-hull" and shape_prior is not None:
+                build = lambda: prior_hull(views, shape=mu.shape, spacing_mm=mu.spacing_mm, prior=shape_prior)  # noqa: E731
+            else:
+                build = lambda: chosen.build(views, mu.shape, mu.spacing_mm)  # noqa: E731
+            volume, seconds, peak = _measure(build)
         except InputError as error:  # e.g. a view where no lung was found: the method failed, the bench goes on
             row = {"method": name, "views": count, "dice": None, "iou": None,
                    "psnr": None, "ssim": None, "seconds": None, "peak_mb": None, "error": str(error)}  # fmt: skip
@@ -141,8 +150,9 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
         record("visual-hull", true_silhouettes, "true silhouettes")
         if count == 2:
             record("elliptic-hull", true_silhouettes, "true silhouettes")
+            record("prior-hull", true_silhouettes, "true silhouettes")
             for name, segmenter in segmenters.items():
-                found = {}  # the views' masks, found once for both hulls
+                found = {}  # the views' masks, found once for the three hulls
 
                 def segmented(v=views, s=segmenter, found=found) -> Projections:
                     if "views" not in found:
@@ -151,4 +161,5 @@ def run_bench(ct: str | Path, *, lungs: str | Path | None = None, side: int = 12
 
                 record("visual-hull", segmented, name, count=2)
                 record("elliptic-hull", segmented, name, count=2)
+                record("prior-hull", segmented, name, count=2)
     return results

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.reconstruct.hull import elliptic_hull, visual_hull
+from core.reconstruct.prior import prior_hull
 from core.reconstruct.projection import Projections
 from core.reconstruct.segment import lungs_in_radiograph
 from core.reconstruct.single_view import inflate_frontal_mask
@@ -23,6 +24,7 @@ from core.reconstruct.tomography import fbp, sart
 from core.types import Volume
 
 __all__ = [
+    "CROSS_SECTIONS",
     "METHODS",
     "Method",
     "Segmenter",
@@ -95,9 +97,19 @@ METHODS: dict[str, Method] = {method.name: method for method in (
            build=lambda views, shape, spacing_mm: visual_hull(views, shape=shape, spacing_mm=spacing_mm)),
     Method(name="elliptic-hull", label="Elliptic hull", min_views=2, max_views=None, masks=True,
            build=lambda views, shape, spacing_mm: elliptic_hull(views, shape=shape, spacing_mm=spacing_mm)),
+    Method(name="prior-hull", label="Hull with the lung-shape prior", min_views=2, max_views=None, masks=True,
+           build=lambda views, shape, spacing_mm: prior_hull(views, shape=shape, spacing_mm=spacing_mm)),
     Method(name="single-view", label="Single frontal view (approximation)", min_views=1, max_views=1, masks=True,
            build=_single_view),
 )}  # fmt: skip
+
+
+#: How a hull's cross-sections are shaped: the method each choice runs, and what users read.
+CROSS_SECTIONS = {
+    "carved": ("visual-hull", "As carved (rectangles from two views)"),
+    "ellipse": ("elliptic-hull", "Ellipses inscribed"),
+    "prior": ("prior-hull", "Lung-shape prior (learned from CTs)"),
+}
 
 
 #: Finds the lungs in one radiograph: ``segment(image, angle_deg) -> mask`` (bool, the image's shape; the image

@@ -1,7 +1,8 @@
 """The three ways to 3D the Reconstruct page offers, from simulated views of the demo CT or from uploaded X-rays:
 
 - ``"tomography"``: many views → attenuation volume (FBP or SART) → lungs found in it;
-- ``"visual-hull"``: two or more views → lungs segmented in each → carved hull (optionally elliptic);
+- ``"visual-hull"``: two or more views → lungs segmented in each → carved hull (its cross-sections optionally
+  shaped: ellipses or the lung-shape prior);
 - ``"single-view"``: one frontal view → lungs segmented → inflated: an approximation, not a reconstruction.
 
 Each gives a :class:`Reconstruction` with a lung surface ready to show and download. The methods behind the modes,
@@ -19,7 +20,15 @@ import numpy as np
 from core.errors import InputError
 from core.io import read_volume
 from core.reconstruct.hull import silhouettes
-from core.reconstruct.methods import METHODS, Method, Segmenter, classical_lungs, segment_views, view_angles
+from core.reconstruct.methods import (
+    CROSS_SECTIONS,
+    METHODS,
+    Method,
+    Segmenter,
+    classical_lungs,
+    segment_views,
+    view_angles,
+)
 from core.reconstruct.metrics import dice, iou
 from core.reconstruct.projection import Projections, parallel_beam
 from core.reconstruct.segment import lungs_in_volume
@@ -87,13 +96,18 @@ def _mesh(lungs: Volume, max_triangles: int) -> Mesh:
     return decimate(smooth(surface(lungs)), max_triangles=max_triangles)
 
 
-def _method(mode: str, tomography: str = "fbp", elliptic: bool = False) -> Method:
-    """The method a mode runs (``tomography``: FBP or SART; ``elliptic``: the hull rounded)."""
+def _method(mode: str, tomography: str = "fbp", cross_section: str = "carved") -> Method:
+    """The method a mode runs (``tomography``: FBP or SART; ``cross_section``: a key of
+    :data:`~core.reconstruct.methods.CROSS_SECTIONS`, how the hull's cross-sections are shaped)."""
     if mode == "tomography":
         if tomography not in ("fbp", "sart"):
             raise InputError(f"Unknown tomography method '{tomography}'; choose fbp or sart.")
         return METHODS[tomography]
-    return METHODS["single-view" if mode == "single-view" else "elliptic-hull" if elliptic else "visual-hull"]
+    if mode == "single-view":
+        return METHODS["single-view"]
+    if cross_section not in CROSS_SECTIONS:
+        raise InputError(f"Unknown cross-section '{cross_section}'; choose one of {', '.join(CROSS_SECTIONS)}.")
+    return METHODS[CROSS_SECTIONS[cross_section][0]]
 
 
 def reconstruct_demo(
@@ -104,7 +118,7 @@ def reconstruct_demo(
     views: int,
     method: str = "fbp",
     exact_silhouettes: bool = False,
-    elliptic: bool = False,
+    cross_section: str = "carved",
     max_triangles: int = 60_000,
     segment: Segmenter | None = None,
 ) -> Reconstruction:
@@ -123,8 +137,9 @@ def reconstruct_demo(
     exact_silhouettes : bool
         Hull and single view: use the lungs' exact silhouettes (projected from the labels, the method's upper
         bound) instead of segmenting the simulated radiographs.
-    elliptic : bool
-        Hull: round each cross-section (:func:`~core.reconstruct.hull.elliptic_hull`).
+    cross_section : str
+        Hull: how its cross-sections are shaped, a key of :data:`~core.reconstruct.methods.CROSS_SECTIONS`
+        (``"carved"``, ``"ellipse"``, ``"prior"``).
     max_triangles : int
         Surface budget.
     segment : Segmenter, optional
@@ -132,7 +147,7 @@ def reconstruct_demo(
     """
     if mode not in MODES:
         raise InputError(f"Unknown mode '{mode}'; choose one of {', '.join(MODES)}.")
-    chosen = _method(mode, method, elliptic)
+    chosen = _method(mode, method, cross_section)
     if not chosen.takes(views):
         needed = "exactly one view" if chosen.max_views == 1 else f"at least {chosen.min_views} views"
         raise InputError(f"{MODES[mode]} needs {needed}; got {views}.")
@@ -162,7 +177,7 @@ def reconstruct_radiographs(
     mode: str,
     field_of_view_mm: float = 350.0,
     side: int = 128,
-    elliptic: bool = False,
+    cross_section: str = "carved",
     max_triangles: int = 60_000,
     segment: Segmenter | None = None,
 ) -> Reconstruction:
@@ -180,6 +195,8 @@ def reconstruct_radiographs(
         Width each image covers at the patient; sets the scale of the result.
     side : int
         Columns each view is resampled to (rows follow the aspect ratio).
+    cross_section : str
+        Hull: as in :func:`reconstruct_demo`.
     segment : Segmenter, optional
         How lungs are found in each view, at its own size (the lung model, from the pages); the classical method on
         the resampled view when omitted.
@@ -193,7 +210,7 @@ def reconstruct_radiographs(
         )
     if len(images) != len(angles_deg):
         raise InputError(f"Give one angle per view: {len(images)} views, {len(angles_deg)} angles.")
-    chosen = _method(mode, elliptic=elliptic)
+    chosen = _method(mode, cross_section=cross_section)
     if not chosen.takes(len(images)):
         raise InputError(f"{MODES[mode]} needs {'one' if mode == 'single-view' else 'at least two'} view(s); got "
                          f"{len(images)}.")  # fmt: skip

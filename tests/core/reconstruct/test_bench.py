@@ -14,10 +14,11 @@ def test_the_bench_prints_every_method_and_meets_the_targets_that_hold_at_64_px(
     assert all(set(row) == keys for row in rows)
     by = {(row["method"], row["views"]): row for row in rows}
     assert {("fbp", 90), ("sart", 90), ("visual-hull (true silhouettes)", 2), ("elliptic-hull (segmented)", 2),
-            ("single-view (segmented)", 1)} <= set(by)  # fmt: skip
+            ("prior-hull (learned)", 2), ("single-view (segmented)", 1)} <= set(by)  # fmt: skip
     assert by[("fbp", 90)]["dice"] >= 0.93 and by[("fbp", 90)]["psnr"] > 30
     assert by[("visual-hull (true silhouettes)", 2)]["psnr"] is None
     assert by[("elliptic-hull (true silhouettes)", 2)]["dice"] >= 0.7
+    assert by[("prior-hull (true silhouettes)", 2)]["dice"] > by[("elliptic-hull (true silhouettes)", 2)]["dice"]
     assert by[("visual-hull (learned)", 2)]["dice"] > by[("visual-hull (segmented)", 2)]["dice"]  # the lung model
 
 
