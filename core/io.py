@@ -52,6 +52,7 @@ _DICOM_TAGS_KEPT = (
     "Modality",
     "BodyPartExamined",
     "ViewPosition",
+    "PatientOrientation",  # the image's directions in the patient (e.g. L\\F): the viewer's R/L markers
     "PhotometricInterpretation",
     "BitsStored",
     "Manufacturer",

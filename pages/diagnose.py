@@ -10,8 +10,10 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.explain import CAM_METHODS
-from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, describe_heat_in_lungs, draw_outline, heat_overlay
+from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, describe_heat_in_lungs, draw_outline
 from core.export.report import REPORT_FORMATS, diagnosis_report
+from core.export.viewer import viewer_pane
+from core.io import read_xray
 from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
 from core.types import Prediction
@@ -20,6 +22,7 @@ from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
 from ui.models import active_diagnoser, prediction_store
 from ui.navigation import page_setup
+from ui.viewer import image_viewer
 from ui.xr import vr_panel
 
 page_setup()
@@ -54,9 +57,11 @@ with st.sidebar:
         key="cam_method",
         help="Score-CAM is the slowest (about 2 s per image on two CPU cores).",
     )
-    opacity = st.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="cam_opacity")
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.6, 0.05, key="cam_opacity")
     colourmap = st.selectbox("Colour scale", HEAT_COLOURMAPS, key="cam_colours")
-    st.image(colour_bar(colourmap), caption="0 (no evidence) → 1 (strongest evidence)", width="stretch")
+    st.image(
+        colour_bar(colourmap), caption="0 (no evidence, clear below 0.15) → 1 (strongest evidence)", width="stretch"
+    )
     faithfulness = st.toggle(
         "Faithfulness check",
         value=True,
@@ -165,44 +170,47 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             st.error(prediction.out_of_distribution.explanation(), icon=":material/help:")
         for warning in diagnosis.warnings:
             st.warning(warning, icon=":material/report:")
-        seen, heat, verdict = st.columns([1, 1.6, 1.2], gap="medium")
-        lungs = diagnosis.lungs.lungs if outline and diagnosis.lungs is not None else None
-        seen.image(
-            draw_outline(diagnosis.model_input, lungs),
-            caption=f"As the model saw it ({classifier.input_size}×"
-            f"{classifier.input_size}, median-filtered, stretched)" + (", lungs outlined" if lungs is not None else ""),
-            width="stretch",
-        )
-        heat.image(
-            draw_outline(heat_overlay(upload.xray.pixels, cam.heat, opacity=opacity, colourmap=colourmap), lungs),
-            caption=f"{cam.method}: evidence for {cam.target}",
-            width="stretch",
-        )
+        lungs = diagnosis.lungs.lungs if diagnosis.lungs is not None else None
+        label, score = st.columns(2)
         if prediction.unfamiliar:  # "unreliable: unfamiliar image", what it reads under it
-            verdict.metric("Verdict", "Unreliable", delta=f"unfamiliar image · reads {prediction.label}",
-                           delta_color="off", delta_arrow="off")  # fmt: skip
+            label.metric("Verdict", "Unreliable", delta=f"unfamiliar image · reads {prediction.label}",
+                         delta_color="off", delta_arrow="off")  # fmt: skip
         elif prediction.borderline:  # "borderline: review", the lean under it (a metric shows one short value)
-            verdict.metric("Verdict", "Borderline", delta=f"review · leans {prediction.label}", delta_color="off",
-                           delta_arrow="off")  # fmt: skip
+            label.metric("Verdict", "Borderline", delta=f"review · leans {prediction.label}", delta_color="off",
+                         delta_arrow="off")  # fmt: skip
         else:
-            verdict.metric("Verdict", prediction.label)
-        verdict.metric("Pneumonia score", f"{prediction.score:.3f}", delta=f"threshold {prediction.threshold:.3f}",
-                       delta_color="off", delta_arrow="off")  # fmt: skip
+            label.metric("Verdict", prediction.label)
+        score.metric("Pneumonia score", f"{prediction.score:.3f}", delta=f"threshold {prediction.threshold:.3f}",
+                     delta_color="off", delta_arrow="off")  # fmt: skip
         ood = prediction.out_of_distribution
-        verdict.caption("Unfamiliarity: not assessed (this model has no reference)" if ood is None else
-                        f"Unfamiliarity {ood.score:.3f} (flagged above {ood.threshold:.3f})")  # fmt: skip
-        verdict.markdown(prediction.explanation())
-        verdict.caption(f"Model {classifier.description}, version {classifier.version}.")
+        st.caption("Unfamiliarity: not assessed (this model has no reference)" if ood is None else
+                   f"Unfamiliarity {ood.score:.3f} (flagged above {ood.threshold:.3f})")  # fmt: skip
+        st.markdown(prediction.explanation())
+        st.caption(f"Model {classifier.description}, version {classifier.version}.")
+        image_viewer(
+            [viewer_pane(upload.xray, title=f"{upload.name}: {cam.method}, evidence for {cam.target}",
+                         heat=cam.heat, lungs=lungs)],
+            key=f"viewer_{index}", colourmap=colourmap, outline=outline, opacity=opacity,
+        )  # fmt: skip
+        st.caption(f"{cam.method}: evidence for {cam.target}, over the film at full resolution"
+                   + (", lungs outlined" if outline and lungs is not None else "") + ".")  # fmt: skip
         if cam.faithfulness is not None:
             f = cam.faithfulness
             text = f"**Faithfulness: {f.assessment}.** {f.describe(cam.target)}"
             if f.assessment == "decorative":
                 text += " This map does not show what the model relies on: do not read it as evidence."
-            heat.markdown(text)
+            st.markdown(text)
         if diagnosis.lungs is not None:
-            heat.markdown(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target, diagnosis.lungs.area_share))
+            st.markdown(describe_heat_in_lungs(diagnosis.heat_in_lungs, cam.target, diagnosis.lungs.area_share))
+        with st.expander("As the model saw it"):
+            st.image(
+                draw_outline(diagnosis.model_input, lungs if outline else None),
+                caption=f"As the model saw it ({classifier.input_size}×{classifier.input_size}, median-filtered, "
+                f"stretched)" + (", lungs outlined" if outline and lungs is not None else ""),
+                width=min(448, 2 * classifier.input_size),
+            )
         stem = Path(upload.name).stem
-        for column, fmt in zip(verdict.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
+        for column, fmt in zip(st.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
             column.download_button(
                 f"Report ({fmt.upper()})",
                 data=lambda d=diagnosis, f=fmt: diagnosis_report(
@@ -215,3 +223,38 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
         with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
             vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",
                      key=f"heat_relief_{index}", colourmap=colourmap, double_sided=True)  # fmt: skip
+
+# ---- Compare two images ------------------------------------------------------------------------------------------
+st.subheader("Compare two images")
+try:
+    kept = [r for r in prediction_store().query(limit=50) if r.has_image]  # today's film against a kept prior
+except CoreError as error:
+    kept = []
+    st.caption(f"Kept images cannot be listed: {error}")
+choices = [("upload", i) for i in range(len(readable))] + [("record", r) for r in kept]
+
+
+def choice_label(choice: tuple[str, object]) -> str:
+    kind, item = choice
+    return f"upload: {readable[item].name}" if kind == "upload" else f"record #{item.id}: {item.file_name}"
+
+
+if len(choices) < 2:
+    st.caption("Upload two images, or keep images in the records (sidebar), to compare two side by side.")
+else:
+    first, second = st.columns(2)
+    a = first.selectbox("Left", choices, index=0, format_func=choice_label, key="compare_left")
+    b = second.selectbox("Right", choices, index=1, format_func=choice_label, key="compare_right")
+    panes = []
+    for kind, item in (a, b):
+        if kind == "upload":
+            panes.append(viewer_pane(readable[item].xray, title=readable[item].name))
+            continue
+        try:
+            panes.append(viewer_pane(read_xray(prediction_store().image(item.id), name=item.file_name),
+                                     title=f"#{item.id} {item.file_name} ({item.created:%Y-%m-%d})"))  # fmt: skip
+        except CoreError as error:
+            st.error(f"Record #{item.id}: {error}")
+    if len(panes) == 2:
+        image_viewer(panes, key="compare_viewer")
+        st.caption("Zoom, pan and window are linked (untick “Linked” in the viewer to move one side alone).")

@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import CoreError
+from core.export.viewer import viewer_pane
 from core.io import read_xray
 from ui.models import prediction_store
 from ui.navigation import page_setup
-from ui.processing import for_display
+from ui.viewer import image_viewer
 
 page_setup()
 
@@ -101,11 +102,23 @@ st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), fi
 kept = [r for r in records if r.has_image]
 if kept:
     st.subheader("Kept images")
-    chosen = st.selectbox("Record", kept, format_func=lambda r: f"#{r.id} · {r.file_name} · {r.label}",
-                          key="history_image")  # fmt: skip
-    data = store.image(chosen.id)
-    try:
-        xray = read_xray(data, name=chosen.file_name)
-        st.image(for_display(xray.pixels), caption=f"#{chosen.id} {chosen.file_name}", clamp=True, width=480)
-    except CoreError as error:
-        st.error(str(error))
+    label = lambda r: f"#{r.id} · {r.file_name} · {r.label}"  # noqa: E731
+    chosen = st.selectbox("Record", kept, format_func=label, key="history_image")
+    others = [r for r in kept if r.id != chosen.id]
+    against = st.selectbox(
+        "Compare with",
+        [None, *others],
+        key="history_compare",
+        format_func=lambda r: "nothing (one image)" if r is None else label(r),
+        help="Two kept images side by side, zoom, pan and window linked: a film against a prior.",
+    )
+    panes = []
+    for record in [chosen] if against is None else [chosen, against]:
+        try:
+            xray = read_xray(store.image(record.id), name=record.file_name)
+        except CoreError as error:
+            st.error(f"#{record.id}: {error}")
+        else:
+            panes.append(viewer_pane(xray, title=f"#{record.id} {record.file_name} · {record.label}"))
+    if panes:
+        image_viewer(panes, key="history_viewer")

@@ -11,12 +11,14 @@ from core import pipeline
 from core.errors import CoreError
 from core.export.figures import intensity_surface
 from core.export.heatmap import lungs_overlay
+from core.export.viewer import viewer_pane
 from core.io import encode_png
 from core.reconstruct.surface import height_field
 from ui.inputs import describe_xray, pick_xray
 from ui.lungs import lungs_cached
 from ui.navigation import page_setup
 from ui.processing import assess_cached, for_display, morphology_views_cached, run_pipeline_cached
+from ui.viewer import image_viewer
 from ui.xr import vr_panel
 
 page_setup()
@@ -95,19 +97,18 @@ before_tab, morph_tab, lungs_tab, surface_tab, stages_tab = st.tabs(
 )
 
 with before_tab:
-    left, right = st.columns(2)
-    left.image(
-        for_display(xray.pixels), caption=f"Before · {xray.shape[1]}×{xray.shape[0]} px", clamp=True, width="stretch"
-    )
     recipe = " → ".join(step.label for step in steps) or "no step"
-    right.image(
-        for_display(shown),
-        caption=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}",
-        clamp=True,
-        width="stretch",
+    image_viewer(
+        [viewer_pane(xray, title=f"Before · {xray.shape[1]}×{xray.shape[0]} px"),
+         viewer_pane(xray, title=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}", pixels=shown)],
+        key="lab_viewer",
+    )  # fmt: skip
+    st.caption(
+        f"Before and after ({recipe}) side by side, zoom, pan and window linked: zoom in to see single pixels, "
+        "salt-and-pepper noise or what a filter removed."
     )
     if not result.in_unit_range:
-        right.caption("Z-scored values are stretched to black–white for display; the download holds the same view.")
+        st.caption("Z-scored values are stretched to black–white for display; the download holds the same view.")
     st.download_button(
         "Download processed image (PNG)",
         data=lambda: encode_png(shown),  # encoded on click only: a 5-megapixel PNG takes ~1 s

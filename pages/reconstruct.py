@@ -165,7 +165,7 @@ with surface_tab:
         except CoreError as error:
             st.warning(f"No heat map: {error}")
         else:
-            mesh, colourmap = paint_frontal(result, diagnosis.cam.heat), "jet"
+            mesh, colourmap = paint_frontal(result, diagnosis.cam.heat), "inferno"
             label = diagnosis.prediction.label
             st.caption(
                 f"{label} (P = {diagnosis.prediction.probabilities[label]:.2f}); evidence for it from blue (none) to "
@@ -189,7 +189,7 @@ with surface_tab:
             key=f"mesh_{fmt}",
         )
     st.subheader("Open in VR", divider="gray")
-    title = f"Lungs: {MODES[mode].split(' (')[0].lower()}" + (" with Grad-CAM" if colourmap == "jet" else "")
+    title = f"Lungs: {MODES[mode].split(' (')[0].lower()}" + (" with Grad-CAM" if colourmap == "inferno" else "")
     vr_panel(mesh, title=title, key=f"lungs_{mode}", colourmap=colourmap)
 
 with slices_tab:

@@ -17,14 +17,33 @@ __all__ = [
     "draw_outline",
     "heat_inside",
     "heat_overlay",
+    "heat_table",
+    "heat_weight",
     "lungs_overlay",
 ]
 
 #: The lung outline's colour: white reads over grey films and over every heat-map colour scale.
 OUTLINE_RGB = (255, 255, 255)
 
-#: Colour maps offered for heat maps: Jet is what most Grad-CAM figures use; the others are perceptually uniform.
-HEAT_COLOURMAPS = ("jet", "turbo", "inferno", "viridis")
+#: Colour maps offered for heat maps: Inferno (the default) and Viridis are perceptually uniform; Jet is what most
+#: Grad-CAM figures use, Turbo its smoother successor.
+HEAT_COLOURMAPS = ("inferno", "viridis", "jet", "turbo")
+
+#: Below ``_CLEAR`` a heat value is transparent; from there the colour's weight grows linearly to full at ``_FULL``:
+#: where there is no evidence the film shows through untinted.
+_CLEAR, _FULL = 0.15, 0.6
+
+
+def heat_weight(heat: np.ndarray) -> np.ndarray:
+    """How much of the colour covers the film at each heat value (``[0, 1]``): 0 up to 0.15, 1 from 0.6 on."""
+    return np.clip((np.asarray(heat, dtype=np.float32) - _CLEAR) / (_FULL - _CLEAR), 0.0, 1.0)
+
+
+def heat_table(colourmap: str = "inferno") -> np.ndarray:
+    """The colour scale as 256 RGBA entries (uint8) for heat values 0-255, alpha from :func:`heat_weight`."""
+    colours = _colourmap(colourmap)(np.linspace(0.0, 1.0, 256))[:, :3]
+    alpha = heat_weight(np.linspace(0.0, 1.0, 256))[:, None]
+    return np.rint(np.concatenate([colours, alpha], axis=1) * 255).astype(np.uint8)
 
 
 def _colourmap(name: str) -> matplotlib.colors.Colormap:
@@ -34,7 +53,7 @@ def _colourmap(name: str) -> matplotlib.colors.Colormap:
 
 
 def heat_overlay(
-    pixels: np.ndarray, heat: np.ndarray, *, opacity: float = 0.45, colourmap: str = "jet", max_side: int = 768
+    pixels: np.ndarray, heat: np.ndarray, *, opacity: float = 0.6, colourmap: str = "inferno", max_side: int = 768
 ) -> np.ndarray:
     """The X-ray in grey with the heat map blended over it in colour.
 
@@ -48,7 +67,8 @@ def heat_overlay(
     heat : ndarray, shape (h, w)
         Values in ``[0, 1]``.
     opacity : float
-        Weight of the colours, in ``[0, 1]`` (0: the X-ray alone).
+        Weight of the colours where the heat is strongest, in ``[0, 1]`` (0: the X-ray alone); weaker heat weighs
+        less (:func:`heat_weight`), and none below 0.15.
     colourmap : str
         One of :data:`HEAT_COLOURMAPS`.
     max_side : int
@@ -64,12 +84,13 @@ def heat_overlay(
     colours = _colourmap(colourmap)
     base = shrink_to_fit(pixels, max_side=max_side)
     heat = np.clip(resize(np.clip(heat, 0.0, 1.0), size=base.shape, keep_aspect=False), 0.0, 1.0)
-    # the colour map's own table, looked up as matplotlib does (entry floor(h * N)), weighted once: a few
-    # milliseconds for a 768 px overlay instead of tens
-    table = colours(np.arange(colours.N))[:, :3].astype(np.float32) * np.float32(255 * opacity)
+    # the colour map's own table, looked up as matplotlib does (entry floor(h * N)): a few milliseconds for a 768 px
+    # overlay instead of tens
+    table = colours(np.arange(colours.N))[:, :3].astype(np.float32) * np.float32(255)
     entries = np.minimum((heat * colours.N).astype(np.intp), colours.N - 1)
-    blended = table[entries]
-    blended += (np.clip(base, 0.0, 1.0) * np.float32(255 * (1.0 - opacity)))[..., None]
+    weight = (heat_weight(heat) * np.float32(opacity))[..., None]
+    grey = (np.clip(base, 0.0, 1.0) * np.float32(255))[..., None]
+    blended = grey + weight * (table[entries] - grey)
     return np.rint(np.clip(blended, 0.0, 255.0)).astype(np.uint8)
 
 
@@ -148,7 +169,7 @@ def describe_heat_in_lungs(share: float | None, target: str, lung_area: float | 
     return text
 
 
-def colour_bar(colourmap: str = "jet", *, width: int = 256, height: int = 14) -> np.ndarray:
+def colour_bar(colourmap: str = "inferno", *, width: int = 256, height: int = 14) -> np.ndarray:
     """The colour scale from 0 (left) to 1 (right) as an RGB ``uint8`` image of ``height × width``."""
     ramp = np.tile(np.linspace(0.0, 1.0, width), (height, 1))
     return np.rint(_colourmap(colourmap)(ramp)[..., :3] * 255).astype(np.uint8)

@@ -77,7 +77,7 @@ def diagnosis_report(
     model: Mapping[str, Any] | None = None,
     fmt: str = "png",
     opacity: float = 0.45,
-    colourmap: str = "jet",
+    colourmap: str = "inferno",
     created: dt.datetime | None = None,
 ) -> bytes:
     """The report's file.

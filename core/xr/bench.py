@@ -42,7 +42,7 @@ def demo_scenes() -> dict[str, tuple[str, bytes]]:
         "intensity-relief": ("Intensity relief of a sample X-ray",
                              mesh_to_glb(height_field(xray.pixels), colourmap="viridis", double_sided=True)),
         "gradcam-relief": ("Grad-CAM heat map on the intensity relief",
-                           mesh_to_glb(height_field(xray.pixels, values=heat), colourmap="jet", double_sided=True)),
+                           mesh_to_glb(height_field(xray.pixels, values=heat), colourmap="inferno", double_sided=True)),
     }  # fmt: skip
 
 

@@ -1,0 +1,127 @@
+"""What the image viewer (cornerstone3D, ``ui/components/viewer``) is given for one image: its pixels at full
+resolution, pixel spacing, orientation letters, and the heat map and lung outline to overlay.
+
+Pixels travel as base64 of zlib-deflated little-endian integers: grey levels ``0..max`` with ``max`` 255 for files
+stored with 8 bits and 4095 otherwise (the window/level the user reads is in those units, after the file's own
+window), heat values as 0-255 with a colour table whose low values are transparent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+
+from core.export.heatmap import heat_table
+from core.types import XRay
+
+__all__ = ["grey_levels", "orientation_marks", "outline_rings", "viewer_args", "viewer_pane", "viewer_signature"]
+
+_OPPOSITE = str.maketrans("LRAPHF", "RLPAFH")
+
+
+def _pack(values: np.ndarray) -> str:
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(values).tobytes(), level=1)).decode("ascii")
+
+
+def grey_levels(xray: XRay) -> int:
+    """The largest grey level the viewer shows for ``xray``: 255 for a file stored with 8 bits, else 4095."""
+    bits = re.search(r"(\d+)-bit", xray.original_mode)
+    return 255 if bits and int(bits.group(1)) <= 8 else 4095
+
+
+def orientation_marks(xray: XRay) -> dict[str, str] | None:
+    """The patient directions at the image's four edges (``{"left": "R", "right": "L", "top": "H", "bottom":
+    "F"}``) from DICOM's Patient Orientation (the directions of the rows and the columns), or None where the file
+    does not state it (JPEG, PNG, most exports)."""
+    letters = re.findall(r"[LRAPHF]+", xray.metadata.get("PatientOrientation", "").upper())
+    if len(letters) != 2:
+        return None
+    row, column = letters
+    return {"right": row, "left": row.translate(_OPPOSITE), "bottom": column, "top": column.translate(_OPPOSITE)}
+
+
+def outline_rings(mask: np.ndarray, shape: tuple[int, int], *, tolerance_px: float = 1.0) -> list[list[list[float]]]:
+    """The outer outline of each region of ``mask`` (any size, stretched to ``shape``) as rings of ``[x, y]`` image
+    pixel coordinates of ``shape``, simplified to within ``tolerance_px``."""
+    import cv2
+
+    mask = np.asarray(mask, dtype=np.uint8)
+    scale_x, scale_y = shape[1] / mask.shape[1], shape[0] / mask.shape[0]
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rings = []
+    for contour in contours:
+        simple = cv2.approxPolyDP(contour, tolerance_px / max(scale_x, scale_y), closed=True)[:, 0, :]
+        if len(simple) >= 3:  # pixel centres to pixel-corner coordinates of the image
+            rings.append([[round((x + 0.5) * scale_x, 1), round((y + 0.5) * scale_y, 1)] for x, y in simple])
+    return rings
+
+
+def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, heat: np.ndarray | None = None,
+                lungs: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+    """One pane of the viewer.
+
+    Parameters
+    ----------
+    xray : XRay
+        The image (its pixel spacing and orientation are the file's).
+    title : str
+        Its caption.
+    pixels : ndarray, optional
+        Shown instead of ``xray.pixels`` (e.g. the lab's processed image), same convention; the spacing is
+        rescaled when its size differs.
+    heat : ndarray, optional
+        A heat map in ``[0, 1]`` (any size: stretched over the image).
+    lungs : ndarray of bool, optional
+        A lung mask (any size) whose outline is drawn.
+    """
+    image = np.asarray(xray.pixels if pixels is None else pixels, dtype=np.float32)
+    height, width = image.shape
+    most = grey_levels(xray)
+    spacing = None
+    if xray.pixel_spacing_mm is not None:
+        row, column = xray.pixel_spacing_mm
+        spacing = [row * xray.shape[0] / height, column * xray.shape[1] / width]
+    levels = np.rint(np.clip(np.nan_to_num(image), 0.0, 1.0) * most).astype("<u2")
+    pane: dict[str, Any] = {
+        "title": title,
+        "width": width,
+        "height": height,
+        "max": most,
+        "pixels": _pack(levels),
+        "spacing": spacing,
+        "orientation": orientation_marks(xray),
+        "heat": None,
+        "outline": None,
+    }
+    if heat is not None:
+        values = np.rint(np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0) * 255).astype(np.uint8)
+        pane["heat"] = {"width": values.shape[1], "height": values.shape[0], "data": _pack(values)}
+    if lungs is not None and np.any(lungs):
+        pane["outline"] = outline_rings(lungs, (height, width))
+    return pane
+
+
+def viewer_signature(panes: list[dict[str, Any]], colourmap: str) -> str:
+    """Identifies what the viewer shows: the same signature keeps the user's zoom, window and measurements."""
+    digest = hashlib.sha256(colourmap.encode())
+    for pane in panes:
+        digest.update(repr(pane).encode())
+    return digest.hexdigest()[:16]
+
+
+def viewer_args(panes: list[dict[str, Any]], *, colourmap: str = "inferno", height: int = 520,
+                outline: bool = False, opacity: float = 0.6) -> dict[str, Any]:  # fmt: skip
+    """The viewer's arguments for ``panes`` (:func:`viewer_pane`): one image, or two compared side by side."""
+    return {
+        "panes": panes,
+        "lut": heat_table(colourmap).tolist(),
+        "height": height,
+        "outline": outline,
+        "opacity": opacity,
+        "signature": viewer_signature(panes, colourmap),
+    }
