@@ -12,6 +12,7 @@ from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 120_000
+VIEWER = "iframe[title='ui.viewer.xray_viewer']"
 
 
 def _colourfulness(png: bytes) -> float:
@@ -28,8 +29,8 @@ def test_two_uploads_get_verdicts_heat_maps_and_records(app_url, page, fullres_p
     page.get_by_text("Upload one or several chest X-rays").wait_for(timeout=TIMEOUT_MS)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(normal), str(pneumonia)])
     page.get_by_text("2 of 2 images classified").wait_for(timeout=TIMEOUT_MS)
-    heat_maps = page.locator('[data-testid="stImage"]').filter(has_text="evidence for")
-    heat_maps.nth(1).wait_for(timeout=TIMEOUT_MS)
+    viewers = page.locator(VIEWER)  # each film with its heat map, in the image viewer
+    viewers.nth(1).wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("Faithfulness:").nth(1).wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(1500)  # let the images finish painting
 
@@ -39,9 +40,11 @@ def test_two_uploads_get_verdicts_heat_maps_and_records(app_url, page, fullres_p
         "NORMAL", "PNEUMONIA", "Borderline"}  # fmt: skip
     assert page.get_by_text("Pneumonia score").count() >= 2  # the score, against the threshold
     for i in range(2):
-        image = heat_maps.nth(i).locator("img")
-        assert image.evaluate("img => img.complete && img.naturalWidth > 100")
-        assert _colourfulness(image.screenshot()) > 20  # colours blended over the grey X-ray
+        viewer = viewers.nth(i)
+        viewer.element_handle().content_frame().wait_for_selector("body[data-state=ready]", state="attached",
+                                                                  timeout=TIMEOUT_MS)  # fmt: skip
+        viewer.scroll_into_view_if_needed()
+        assert _colourfulness(viewer.screenshot()) > 20  # colours blended over the grey X-ray
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "diagnose_page.png"), full_page=True)
 
@@ -73,9 +76,13 @@ def test_an_adult_film_is_flagged_as_unfamiliar_with_its_verdict_marked_unreliab
 
     # the lung outline (on by default) is drawn on the heat map; turned off, the map changes only there
     assert page.get_by_text("Heat inside the lungs:").count() == 1
-    heat_map = page.locator('[data-testid="stImage"]').filter(has_text="evidence for").locator("img")
+    heat_map = page.locator(VIEWER)
+    heat_map.element_handle().content_frame().wait_for_selector("body[data-state=ready]", state="attached",
+                                                                timeout=TIMEOUT_MS)  # fmt: skip
+    heat_map.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     outlined = np.asarray(Image.open(io.BytesIO(heat_map.screenshot())).convert("RGB"), dtype=np.int16)
-    page.get_by_text("Lung outline").click()
+    page.locator('[data-testid="stSidebar"]').get_by_text("Lung outline").click()
     page.wait_for_timeout(2500)
     plain = np.asarray(Image.open(io.BytesIO(heat_map.screenshot())).convert("RGB"), dtype=np.int16)
     changed = np.abs(outlined - plain).max(axis=2) > 40

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,6 +23,12 @@ def _run(page: str) -> AppTest:
         app.switch_page(page).run()
     assert not app.exception, [e.message for e in app.exception]
     return app
+
+
+def _viewer_titles(app: AppTest) -> list[str]:
+    """The titles of the images every image viewer on the page shows (its arguments, as the browser gets them)."""
+    return [pane["title"] for element in app.get("component_instance")
+            for pane in json.loads(element.proto.json_args).get("panes", [])]  # fmt: skip
 
 
 @contextmanager
@@ -164,7 +171,8 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     # A rerun with another heat-map method does not record the same images again.
     app.selectbox(key="cam_method").set_value("Eigen-CAM").run()
     assert not app.exception and len(PredictionStore().query()) == before + 2
-    assert sum("Eigen-CAM: evidence for" in str(i.proto) for i in app.get("image")) == 2
+    assert sum("Eigen-CAM: evidence for" in c.value for c in app.caption) == 2
+    assert sum("Eigen-CAM, evidence for" in title for title in _viewer_titles(app)) == 2  # the film, full size
 
 
 def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_history():
@@ -261,7 +269,7 @@ def test_history_lists_and_filters_the_records():
     table = app.dataframe[0].value
     assert list(table["File"]) == ["history_case.jpeg"] and table["Image kept"].iloc[0]
     assert "1 predictions" in app.subheader[0].value
-    assert any("history_case.jpeg" in str(i.proto) for i in app.get("image")), "the kept image is shown"
+    assert any("history_case.jpeg" in title for title in _viewer_titles(app)), "the kept image is shown"
     app.multiselect(key="history_labels").set_value(["NORMAL"]).run()
     assert "No prediction matches" in app.info[0].value
 

@@ -53,7 +53,9 @@ const PRESETS = {
   bone: { label: "Bone", centre: 0.75, width: 0.5 },
 };
 
-const state = { engine: null, panes: [], group: null, syncs: [], signature: "", tool: "window", invert: false };
+const state = {
+  engine: null, panes: [], group: null, syncs: [], signature: "", tool: "window", invert: false, outline: false, opacity: 0.6,
+};
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -164,6 +166,12 @@ function clearMeasurements() {
   report();
 }
 
+function setOpacity(value) {
+  for (const pane of state.panes) pane.overlay.setOpacity(value);
+  const slider = document.querySelector("[aria-label='Heat map opacity']");
+  if (slider) slider.value = String(Math.round(value * 100));
+}
+
 function toggleLayer(layer, on) {
   for (const pane of state.panes) pane.overlay.set(layer, on);
   const box = document.querySelector(`[data-layer=${layer}]`);
@@ -219,7 +227,7 @@ function toolbar(args) {
   if (args.panes.some((p) => p.heat)) {
     bar.append(el("label", {}, el("input", { type: "checkbox", "data-layer": "heat", checked: "", onchange: (e) => toggleLayer("heat", e.target.checked) }), " Heat map"),
       el("input", { type: "range", min: "0", max: "100", value: String(Math.round((args.opacity ?? 0.6) * 100)), "aria-label": "Heat map opacity",
-        oninput: (e) => state.panes.forEach((p) => p.overlay.setOpacity(Number(e.target.value) / 100)) }));
+        oninput: (e) => setOpacity(Number(e.target.value) / 100) }));
   }
   if (args.panes.some((p) => p.outline)) {
     bar.append(el("label", {}, el("input", { type: "checkbox", "data-layer": "outline", ...(args.outline ? { checked: "" } : {}), onchange: (e) => toggleLayer("outline", e.target.checked) }), " Lung outline"));
@@ -250,7 +258,16 @@ function keys(event) {
 
 async function render(args) {
   const signature = args.signature;
-  if (signature === state.signature) return; // same images: keep the view as the user left it
+  if (signature === state.signature) {
+    // same images: keep the view as the user left it, follow the page's overlay settings
+    if (args.outline !== state.outline) toggleLayer("outline", args.outline);
+    if (args.opacity !== state.opacity) setOpacity(args.opacity);
+    state.outline = args.outline;
+    state.opacity = args.opacity;
+    return;
+  }
+  state.outline = args.outline;
+  state.opacity = args.opacity;
   state.engine?.destroy();
   state.syncs.forEach((s) => s.destroy());
   state.syncs = [];
@@ -259,6 +276,7 @@ async function render(args) {
   state.signature = signature;
   const root = document.getElementById("root");
   const height = args.height;
+  state.maxHeight = height;
   const grid = el("div", { class: `panes n${args.panes.length}` });
   root.replaceChildren(toolbar(args), grid,
     el("ul", { id: "measurements", "aria-label": "Measurements" }),
@@ -336,6 +354,15 @@ async function start() {
   for (const name of [Enums.Events.VOI_MODIFIED, Enums.Events.CAMERA_MODIFIED]) {
     document.addEventListener(name, () => window.xrayViewer.ready && (window.xrayViewer.state = snapshot()), true);
   }
+  new ResizeObserver(() => {
+    if (!state.engine) return;
+    for (const pane of state.panes) {
+      const fitted = Math.round(pane.element.clientWidth * (pane.height / pane.width));
+      pane.element.style.height = `${Math.max(200, Math.min(state.maxHeight, fitted))}px`;
+    }
+    state.engine.resize(true, true);
+    setFrameHeight();
+  }).observe(document.getElementById("root"));
   connect((args) => render(args).catch((error) => {
     document.getElementById("root").textContent = `The viewer could not show this image: ${error.message}`;
     document.body.dataset.state = "error";
