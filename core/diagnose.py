@@ -23,7 +23,7 @@ from core.export.heatmap import heat_inside
 from core.lungs.model import DEFAULT_LUNG_MODEL
 from core.lungs.segment import LungMask, LungSegmenter
 from core.suitability import suitability_warnings
-from core.types import Prediction, XRay
+from core.types import Prediction, Progress, XRay
 
 __all__ = ["Diagnoser", "Diagnosis"]
 
@@ -96,20 +96,22 @@ class Diagnoser:
         faithfulness: bool = True,
         seed: int = 0,
         lungs: bool = True,
+        progress: Progress | None = None,
     ) -> Diagnosis:
         """Verdict, heat map (``method=None``: none), warnings and (with ``lungs`` and a lung model) the lungs for
         one X-ray.
 
         With a heat map, the verdict and the out-of-distribution score come from the map's own forward pass (the
         explainer decides the label it explains with the classifier's calibration and threshold): one pass through
-        the network, not two.
+        the network, not two. ``progress`` is told how far a slow heat map (Score-CAM) has come.
         """
         inputs = self.classifier.batch([xray])
         cam = None
         with self.classifier.observing() as recording:
             if method is not None:
                 with self._cam_lock:
-                    cam = self.explainer.explain(inputs, method=method, faithfulness=faithfulness, seed=seed)
+                    cam = self.explainer.explain(inputs, method=method, faithfulness=faithfulness, seed=seed,
+                                                 progress=progress)  # fmt: skip
             probability = cam.probability if cam is not None else float(self.classifier.probabilities(inputs)[0])
         scores = recording.scores()
         prediction = self.classifier.verdict(probability, None if scores is None else float(scores[0]))

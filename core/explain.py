@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import pytorch_grad_cam.score_cam
 import torch
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM
 from scipy import sparse
@@ -42,6 +43,7 @@ from core.classify.data import LABELS
 from core.classify.models import cam_layers
 from core.classify.predict import Classifier
 from core.errors import InputError
+from core.types import Progress
 
 __all__ = [
     "CAM_METHODS",
@@ -168,14 +170,14 @@ class Faithfulness:
     def describe(self, target: str) -> str:
         """The figure in one sentence, for the page and the report."""
 
-        def signed(value: float) -> str:
-            return f"{round(value, 2) + 0.0:+.2f}"  # never "-0.00"
+        def change(value: float) -> str:  # "lowers … by 0.78" or "raises … by 0.78", never "lowers … by -0.78"
+            value = round(value, 2) + 0.0  # never "-0.00"
+            return f"{'raises' if value < 0 else 'lowers'} the log-odds of {target} by {abs(value):.2f}"
 
         return (
-            f"Removing the map's top {self.removed_fraction:.0%} of pixels lowers the log-odds of {target} by "
-            f"{signed(self.drop_cam)} (P {self.probability:.3f} → {self.probability_cam:.3f}); removing as many "
-            f"random pixels, by {signed(self.drop_random)} ± {self.spread_random:.2f} (P → "
-            f"{self.probability_random:.3f})."
+            f"Removing the map's top {self.removed_fraction:.0%} of pixels {change(self.drop_cam)} "
+            f"(P {self.probability:.3f} → {self.probability_cam:.3f}); removing as many random pixels "
+            f"{change(self.drop_random)} ± {self.spread_random:.2f} (P → {self.probability_random:.3f})."
         )
 
 
@@ -257,6 +259,26 @@ def _start_gradients_here(_module: torch.nn.Module, _inputs: object, output: tor
     return output.detach().requires_grad_(True).clone()  # the clone lets later in-place operations run
 
 
+class _BatchProgress:
+    """Stands in for the ``tqdm`` module inside pytorch-grad-cam's Score-CAM: its loop over batches of masked
+    images reports to the calling thread's :data:`~core.types.Progress` instead of drawing bars on the server's
+    standard error (where they filled the log)."""
+
+    local = threading.local()
+
+    @classmethod
+    def tqdm(cls, iterable):
+        items = list(iterable)
+        report = getattr(cls.local, "report", None)
+        for index, item in enumerate(items, start=1):
+            yield item
+            if report is not None:
+                report(index / len(items))
+
+
+pytorch_grad_cam.score_cam.tqdm = _BatchProgress
+
+
 class Explainer:
     """Heat maps for one classifier; the CAM objects are built once per method and reused.
 
@@ -299,6 +321,7 @@ class Explainer:
         removed_fraction: float = 0.2,
         random_trials: int = 4,
         seed: int = 0,
+        progress: Progress | None = None,
     ) -> CamMap:
         """A heat map of one prepared image, optionally with its faithfulness figure.
 
@@ -316,6 +339,8 @@ class Explainer:
         random_trials : int
             Random removals averaged for the baseline.
         seed : int
+        progress : Progress, optional
+            Told how far Score-CAM's masked passes have come (the other methods take one pass).
 
         Returns
         -------
@@ -329,11 +354,13 @@ class Explainer:
             probability = float(self.classifier.probabilities(inputs)[0])
             target = self.classifier.verdict(probability).label
         decide = _Verdict(self.classifier.temperature, self.classifier.threshold) if target is None else None
+        _BatchProgress.local.report = progress
         try:
             with torch.enable_grad():
                 heat = cam(input_tensor=inputs.clone(memory_format=torch.channels_last),
                            targets=[decide or _LogOdds(LABELS.index(target))])[0]  # fmt: skip
         finally:
+            _BatchProgress.local.report = None
             cam.activations_and_grads.clear()  # release this image's activations and gradients
         if decide is not None:
             log_odds, probability = decide.log_odds, float(sigmoid(decide.log_odds))

@@ -14,7 +14,7 @@ Conventions (written once, here):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -29,6 +29,10 @@ def reading(label: str, borderline: bool, unfamiliar: bool = False) -> str:
     if unfamiliar:
         return f"unreliable: unfamiliar image (reads {label})"
     return f"borderline: review (leans {label})" if borderline else label
+
+
+#: Reports how far a slow computation has come: called with the share done, from 0 to 1 (Score-CAM, SART).
+Progress = Callable[[float], None]
 
 
 #: What a flagged image is told, in the words users see.

@@ -9,16 +9,22 @@ import streamlit as st
 
 from core.diagnose import Diagnoser, Diagnosis
 from core.types import Prediction, XRay
+from ui.progress import ProgressBar
 
 
 @st.cache_resource(max_entries=64, show_spinner="Computing the heat map…")
-def _diagnosis(_diagnoser: Diagnoser, _xray: XRay, version: str, sha256: str, method: str, faithful: bool) -> Diagnosis:
-    return _diagnoser.diagnose(_xray, method=method, faithfulness=faithful)
+def _diagnosis(_diagnoser: Diagnoser, _xray: XRay, version: str, sha256: str, method: str, faithful: bool,
+               _progress: ProgressBar | None = None) -> Diagnosis:  # fmt: skip
+    return _diagnoser.diagnose(_xray, method=method, faithfulness=faithful, progress=_progress)
 
 
 def diagnose_cached(diagnoser: Diagnoser, xray: XRay, *, method: str, faithfulness: bool) -> Diagnosis:
-    """:meth:`Diagnoser.diagnose`, computed once per model, image, method and faithfulness setting."""
-    return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness)
+    """:meth:`Diagnoser.diagnose`, computed once per model, image, method and faithfulness setting; Score-CAM (a
+    few seconds an image) shows its progress and the time left."""
+    if method != "Score-CAM":
+        return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness)
+    with ProgressBar(f"Score-CAM on {xray.name}") as progress:
+        return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness, progress)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Classifying…")

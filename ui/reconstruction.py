@@ -10,6 +10,7 @@ from core.export.mesh import plotter
 from core.reconstruct.methods import CROSS_SECTIONS, Segmenter
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
 from core.types import Mesh, Volume, XRay
+from ui.progress import ProgressBar
 
 
 @st.cache_resource(show_spinner="Loading the demo CT…")
@@ -45,14 +46,24 @@ def cross_section_choice(mode: str, *, key: str) -> str:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Simulating the views and reconstructing…")
+def _demo_reconstruction(
+    mode: str, views: int, method: str, exact: bool, cross_section: str, learned: bool = False,
+    _progress: ProgressBar | None = None,
+) -> Reconstruction:  # fmt: skip
+    mu, truth = demo_ct()
+    return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
+                            cross_section=cross_section, segment=_segmenter(learned), progress=_progress)  # fmt: skip
+
+
 def demo_reconstruction(
     mode: str, views: int, method: str, exact: bool, cross_section: str, learned: bool = False
 ) -> Reconstruction:
     """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting (``learned``: lungs found
-    in the simulated views by the lung model)."""
-    mu, truth = demo_ct()
-    return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
-                            cross_section=cross_section, segment=_segmenter(learned))  # fmt: skip
+    in the simulated views by the lung model); SART (about 10 s) shows its progress and the time left."""
+    if not (mode == "tomography" and method == "sart"):
+        return _demo_reconstruction(mode, views, method, exact, cross_section, learned)
+    with ProgressBar(f"SART over {views} views, slice by slice") as progress:
+        return _demo_reconstruction(mode, views, method, exact, cross_section, learned, progress)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Segmenting the lungs and carving…")

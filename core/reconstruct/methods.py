@@ -21,7 +21,7 @@ from core.reconstruct.projection import Projections
 from core.reconstruct.segment import lungs_in_radiograph
 from core.reconstruct.single_view import inflate_frontal_mask
 from core.reconstruct.tomography import fbp, sart
-from core.types import Volume
+from core.types import Progress, Volume
 
 __all__ = [
     "CROSS_SECTIONS",
@@ -45,8 +45,9 @@ def sart_iterations(views: int) -> int:
     return 2 if views < 30 else 1
 
 
-#: Builds a volume from views on a grid: ``build(views, shape, spacing_mm) -> Volume``.
-Build = Callable[[Projections, tuple[int, int, int], tuple[float, float, float]], Volume]
+#: Builds a volume from views on a grid: ``build(views, shape, spacing_mm, progress) -> Volume``; ``progress``
+#: (optional) is told how far a slow method has come.
+Build = Callable[[Projections, tuple[int, int, int], tuple[float, float, float], Progress | None], Volume]
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class Method:
         return views >= self.min_views and (self.max_views is None or views <= self.max_views)
 
 
-def _single_view(views: Projections, shape: tuple[int, int, int], spacing_mm: tuple[float, float, float]) -> Volume:
+def _single_view(views: Projections, shape: tuple[int, int, int], spacing_mm: tuple[float, float, float],
+                 progress: Progress | None = None) -> Volume:  # fmt: skip
     return inflate_frontal_mask(views.images[0] > 0.5, pixel_mm=views.pixel_mm, shape=shape, spacing_mm=spacing_mm)
 
 
@@ -90,15 +92,16 @@ def _single_view(views: Projections, shape: tuple[int, int, int], spacing_mm: tu
 # it is given.
 METHODS: dict[str, Method] = {method.name: method for method in (
     Method(name="fbp", label="FBP", min_views=2, max_views=None, masks=False,
-           build=lambda views, shape, spacing_mm: fbp(views)),
+           build=lambda views, shape, spacing_mm, _=None: fbp(views)),
     Method(name="sart", label="SART (iterative)", min_views=2, max_views=None, masks=False,
-           build=lambda views, shape, spacing_mm: sart(views, iterations=sart_iterations(len(views.angles_deg)))),
+           build=lambda views, shape, spacing_mm, progress=None: sart(
+               views, iterations=sart_iterations(len(views.angles_deg)), progress=progress)),
     Method(name="visual-hull", label="Visual hull", min_views=2, max_views=None, masks=True,
-           build=lambda views, shape, spacing_mm: visual_hull(views, shape=shape, spacing_mm=spacing_mm)),
+           build=lambda views, shape, spacing_mm, _=None: visual_hull(views, shape=shape, spacing_mm=spacing_mm)),
     Method(name="elliptic-hull", label="Elliptic hull", min_views=2, max_views=None, masks=True,
-           build=lambda views, shape, spacing_mm: elliptic_hull(views, shape=shape, spacing_mm=spacing_mm)),
+           build=lambda views, shape, spacing_mm, _=None: elliptic_hull(views, shape=shape, spacing_mm=spacing_mm)),
     Method(name="prior-hull", label="Hull with the lung-shape prior", min_views=2, max_views=None, masks=True,
-           build=lambda views, shape, spacing_mm: prior_hull(views, shape=shape, spacing_mm=spacing_mm)),
+           build=lambda views, shape, spacing_mm, _=None: prior_hull(views, shape=shape, spacing_mm=spacing_mm)),
     Method(name="single-view", label="Single frontal view (approximation)", min_views=1, max_views=1, masks=True,
            build=_single_view),
 )}  # fmt: skip

@@ -34,7 +34,7 @@ from core.reconstruct.projection import Projections, parallel_beam
 from core.reconstruct.segment import lungs_in_volume
 from core.reconstruct.surface import decimate, frontal_values, smooth, surface
 from core.reconstruct.volume import attenuation
-from core.types import Mesh, Volume
+from core.types import Mesh, Progress, Volume
 
 __all__ = [
     "DEMO_CT_DIR",
@@ -121,6 +121,7 @@ def reconstruct_demo(
     cross_section: str = "carved",
     max_triangles: int = 60_000,
     segment: Segmenter | None = None,
+    progress: Progress | None = None,
 ) -> Reconstruction:
     """Simulate ``views`` parallel-beam views of the demo CT, reconstruct, and score against its lung mask.
 
@@ -144,6 +145,8 @@ def reconstruct_demo(
         Surface budget.
     segment : Segmenter, optional
         How lungs are found in the simulated views (the classical method when omitted).
+    progress : Progress, optional
+        Told how far a slow method (SART) has come.
     """
     if mode not in MODES:
         raise InputError(f"Unknown mode '{mode}'; choose one of {', '.join(MODES)}.")
@@ -159,7 +162,7 @@ def reconstruct_demo(
         masks = silhouettes(truth, angles) if exact_silhouettes else segment_views(simulated, segment)
         lungs = chosen.build(masks, mu.shape, mu.spacing_mm)
     else:
-        volume = chosen.build(simulated, mu.shape, mu.spacing_mm)
+        volume = chosen.build(simulated, mu.shape, mu.spacing_mm, progress)
         lungs = lungs_in_volume(volume)
     seconds = time.perf_counter() - start
     if not lungs.data.any():
