@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from core.errors import CoreError
+from core.export.heatmap import agreement_overlay
 from core.export.mesh import MESH_FORMATS, mesh_bytes
 from core.reconstruct.methods import METHODS
 from core.reconstruct.modes import MODES, paint_frontal
@@ -208,8 +208,8 @@ with slices_tab:
     mask = display_slice(result.lungs, plane=plane, index=index)
     if source == "Demo CT":
         truth = display_slice(demo_ct()[1], plane=plane, index=index)
-        overlay = np.dstack([mask, truth, np.zeros_like(mask)]).astype(np.float32)
-        right.image(overlay, clamp=True, width="stretch", caption="Lungs found (red), CT labels (green), both (yellow)")
+        right.image(agreement_overlay(mask, truth), width="stretch",
+                    caption="Lungs found only (orange), CT labels only (sky blue), both (white)")  # fmt: skip
     else:
         right.image(mask, clamp=True, width="stretch", caption="Lungs found")
 

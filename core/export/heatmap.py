@@ -9,9 +9,11 @@ from core.errors import InputError
 from core.preprocess import resize, shrink_to_fit
 
 __all__ = [
+    "AGREEMENT_RGB",
     "HEAT_COLOURMAPS",
     "LUNG_SIDE_RGB",
     "OUTLINE_RGB",
+    "agreement_overlay",
     "colour_bar",
     "describe_heat_in_lungs",
     "draw_outline",
@@ -134,6 +136,24 @@ def lungs_overlay(pixels: np.ndarray, right: np.ndarray, left: np.ndarray, *, ma
     out = np.rint(rgb).astype(np.uint8)
     for side, mask in (("right", right), ("left", left)):
         out = draw_outline(out, mask, colour=LUNG_SIDE_RGB[side])
+    return out
+
+
+#: Agreement of two masks, told apart with every colour vision (Okabe-Ito): only the first orange, only the second
+#: sky blue, both white.
+AGREEMENT_RGB = {"first": (230, 159, 0), "second": (86, 180, 233), "both": (255, 255, 255)}
+
+
+def agreement_overlay(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Two masks of one shape as an RGB ``uint8`` image: black where neither holds, :data:`AGREEMENT_RGB` where one
+    or both do (e.g. the lungs a reconstruction found against a CT's labels)."""
+    first, second = np.asarray(first) > 0.5, np.asarray(second) > 0.5
+    if first.shape != second.shape:
+        raise InputError(f"The two masks differ in shape: {first.shape} and {second.shape}.")
+    out = np.zeros((*first.shape, 3), dtype=np.uint8)
+    out[first & ~second] = AGREEMENT_RGB["first"]
+    out[second & ~first] = AGREEMENT_RGB["second"]
+    out[first & second] = AGREEMENT_RGB["both"]
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from core.diagnose import Diagnosis
 from core.errors import InputError
 from core.explain import CamMap, Faithfulness
-from core.export.heatmap import colour_bar, heat_overlay
+from core.export.heatmap import AGREEMENT_RGB, agreement_overlay, colour_bar, heat_overlay, heat_table
 from core.export.report import diagnosis_report
 from core.types import Prediction
 
@@ -27,6 +27,27 @@ def test_overlay_keeps_the_image_proportions_and_blends_by_opacity(real_xray):
     assert (overlay[..., 0] == overlay[..., 1]).all()  # opacity 0: the grey X-ray alone
     coloured = heat_overlay(real_xray.pixels, heat + 1.0, opacity=1.0, colourmap="jet", max_side=400)
     assert (coloured == coloured[0, 0]).all() and tuple(coloured[0, 0]) == tuple(colour_bar("jet")[0, -1])
+    # where there is no evidence the film shows through untinted, whatever the opacity (no blue cast)
+    plain = heat_overlay(real_xray.pixels, heat, opacity=0.0, max_side=400)
+    weak = heat_overlay(real_xray.pixels, heat + 0.1, opacity=1.0, max_side=400)
+    assert np.array_equal(weak, plain)
+
+
+def test_the_heat_colour_table_is_clear_where_there_is_no_evidence():
+    table = heat_table("inferno")
+    assert table.shape == (256, 4) and table.dtype == np.uint8
+    assert (table[: int(0.15 * 255), 3] == 0).all() and table[-1, 3] == 255  # clear below 0.15, opaque at the top
+    assert (np.diff(table[:, 3].astype(int)) >= 0).all()
+
+
+def test_agreement_colours_are_told_apart_with_every_colour_vision():
+    first = np.array([[1, 1, 0, 0]], dtype=bool)
+    second = np.array([[1, 0, 1, 0]], dtype=bool)
+    rgb = agreement_overlay(first, second)
+    assert [tuple(c) for c in rgb[0]] == [AGREEMENT_RGB["both"], AGREEMENT_RGB["first"], AGREEMENT_RGB["second"],
+                                          (0, 0, 0)]  # fmt: skip
+    with pytest.raises(InputError, match="differ in shape"):
+        agreement_overlay(first, second.T)
 
 
 def test_overlay_refuses_bad_settings(real_xray):
