@@ -92,6 +92,9 @@ def test_a_pin_dropped_in_the_viewer_survives_a_reload_and_its_label_stays_text(
     assert page.locator("#pins li .label").all_inner_texts() == ["consolidation, <b>right</b> base"]
     assert [a.label for a in app_scenes.annotations(scene_id)] == ["consolidation, <b>right</b> base"]
     assert abs(stored[0].position[2] - 0.045) < 0.01  # on the front of the blob (45 mm semi-axis towards the viewer)
+    where = page.locator("#pins li .where").inner_text()  # in the patient's directions, from the model's centre
+    assert where.endswith("of the model's centre") and f"{round(stored[0].position[2] * 1000)} mm A" in where
+    assert page.evaluate("window.xrViewer.markers") == ["R", "L", "A", "P", "S"]
     context.close()
 
 

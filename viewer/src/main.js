@@ -9,6 +9,7 @@ import { sceneApi } from "./api.js";
 import { Cut } from "./cut.js";
 import { Hands } from "./hands.js";
 import { Pins } from "./pins.js";
+import { labelSprite } from "./text.js";
 
 const PRESET_LABELS = ["Look here", "Opacity", "Consolidation", "Nodule", "Effusion", "Normal"];
 const metrics = (window.xrViewer = { ready: false, firstFrameMs: null, frames: 0, xrFrames: 0, pins: 0, error: null });
@@ -80,6 +81,21 @@ async function start() {
     node.material.clippingPlanes = [cut.world];
   });
   const radius = halfSize.length();
+  // The patient's directions, on the model (they turn with it): right and left, superior, and anterior and
+  // posterior under the model's front and back edges (not over its middle, where pins go).
+  const margin = radius * 0.1;
+  const below = -halfSize.y - margin;
+  const markers = [
+    ["R", -halfSize.x - margin, 0, 0], ["L", halfSize.x + margin, 0, 0],
+    ["A", 0, below, halfSize.z], ["P", 0, below, -halfSize.z], ["S", 0, halfSize.y + margin, 0],
+  ];
+  for (const [letter, x, y, z] of markers) {
+    const marker = labelSprite(letter, radius * 0.09, { width: 64, background: "rgba(20, 20, 20, 0.6)" });
+    marker.position.set(x, y, z);
+    marker.name = `marker-${letter}`;
+    holder.add(marker);
+  }
+  metrics.markers = markers.map(([letter]) => letter);
 
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.addEventListener("change", invalidate);

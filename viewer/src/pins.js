@@ -32,7 +32,7 @@ export class Pins {
     text.textContent = annotation.label;
     const where = document.createElement("div");
     where.className = "where";
-    where.textContent = annotation.position.map((v) => `${(v * 1000).toFixed(0)}`).join(", ") + " mm";
+    where.textContent = whereIs(annotation.position);
     const remove = document.createElement("button");
     remove.type = "button";
     remove.textContent = "Delete";
@@ -121,4 +121,11 @@ export class Pins {
     window.xrViewer.pins = this.items.size;
     this.onChange();
   }
+}
+
+// A pin's position in the patient's directions, in millimetres from the centre of the model's bounding box (the
+// viewer's X is the patient's left, Y superior, Z anterior; the scene is in metres).
+export function whereIs([x, y, z]) {
+  const part = (value, plus, minus) => `${Math.abs(value * 1000).toFixed(0)} mm ${value >= 0 ? plus : minus}`;
+  return `${part(x, "L", "R")} · ${part(y, "S", "I")} · ${part(z, "A", "P")} of the model's centre`;
 }

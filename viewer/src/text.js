@@ -23,8 +23,8 @@ export function textTexture(lines, { width = 512, lineHeight = 56, background = 
 }
 
 // A label that always faces the viewer and is drawn over the model; `height` in the parent's units.
-export function labelSprite(text, height) {
-  const { texture, aspect } = textTexture([text]);
+export function labelSprite(text, height, options = {}) {
+  const { texture, aspect } = textTexture([text], options);
   const sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map: texture, depthTest: false, transparent: true }));
   sprite.scale.set(height * aspect, height, 1);
   sprite.renderOrder = 10;
