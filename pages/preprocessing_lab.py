@@ -127,6 +127,9 @@ with morph_tab:
     columns = st.columns(3)
     for index, (name, pixels) in enumerate(views.items()):
         columns[index % 3].image(pixels, caption=name, clamp=True, width="stretch")
+    chosen = st.selectbox("Open in the viewer, beside the pipeline's output", list(views), key="morph_viewer_choice")
+    image_viewer([viewer_pane(xray, title="Pipeline output", pixels=shown),
+                  viewer_pane(xray, title=chosen, pixels=views[chosen])], key="morph_viewer")  # fmt: skip
 
 with lungs_tab:
     st.caption(
@@ -200,3 +203,10 @@ with stages_tab:
         columns[index % len(columns)].image(
             for_display(pipeline.to_display(stage)), caption=stage.label, clamp=True, width="stretch"
         )
+    pair = st.multiselect("Open two steps in the viewer, side by side", [s.label for s in stages],
+                          default=[stages[0].label, stages[-1].label] if len(stages) > 1 else [stages[0].label],
+                          max_selections=2, key="steps_viewer_choice")  # fmt: skip
+    by_label = {stage.label: stage for stage in stages}
+    if pair:
+        image_viewer([viewer_pane(xray, title=label, pixels=pipeline.to_display(by_label[label])) for label in pair],
+                     key="steps_viewer")  # fmt: skip

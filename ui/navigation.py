@@ -31,12 +31,19 @@ PAGES = {
 # from the font Streamlit serves itself): nothing may leave an offline hospital network.
 PAGE_ICON = Path(__file__).with_name("assets") / "favicon.svg"
 _routing = threading.local()  # each session's script runs in its own thread
+# On a tablet (820 px) Streamlit's 300 px sidebar took over a third of the screen: narrower below 1100 px. On phones
+# Streamlit lays the sidebar over the page, collapsed, by itself.
+_TABLET_SIDEBAR = (
+    "<style>@media (min-width: 640px) and (max-width: 1100px) { section[data-testid='stSidebar'] "
+    "{ width: 220px !important; min-width: 220px !important; } }</style>"
+)
 
 
 def run_router() -> None:
     """Page configuration, navigation, the shared sidebar, then the chosen page (the whole of ``app.py``)."""
     st.set_page_config(page_title="X-ray workstation", page_icon=str(PAGE_ICON), layout="wide")
     page = st.navigation([st.Page(path, **options) for path, options in PAGES.items()])
+    st.html(_TABLET_SIDEBAR)
     research_notice()
     _routing.active = True
     try:

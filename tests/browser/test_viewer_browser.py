@@ -145,6 +145,8 @@ def test_diagnose_is_readable_at_desktop_tablet_and_phone_widths(app_url, page, 
     assert reports.count() == 2
     for button in reports.all():  # "Report (PDF)", not "R…"
         assert button.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), button.inner_text()
+    sidebar = page.locator('[data-testid="stSidebar"]').bounding_box()
+    assert sidebar["x"] + sidebar["width"] <= 0.3 * width  # the page, not the settings, gets the screen
     frame_width = viewer.element.bounding_box()["width"]
     assert frame_width >= 0.75 * card.bounding_box()["width"]  # the image as wide as the card allows
     card.screenshot(path=str(ARTIFACTS / f"diagnose_card_{width}px.png"))
