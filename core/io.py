@@ -466,7 +466,7 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
     for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
         _number(dataset, keyword, float, name=name)  # refuses a value that is not a finite number
     notes: list[str] = []
-    spacing = _spacing_mm(dataset, notes)
+    spacing, spacing_at = _spacing_mm(dataset, notes)
 
     try:
         stored = dataset.pixel_array
@@ -512,15 +512,17 @@ def _dicom_to_xray(dataset: pydicom.Dataset, *, name: str, limits: InputLimits, 
         source_format="DICOM",
         original_mode=f"{photometric} {dataset.get('BitsStored', '?')}-bit",
         pixel_spacing_mm=spacing,
+        spacing_at=spacing_at,
         notes=tuple(notes),
         metadata=metadata,
         colour=stored.ndim == 3,
     )
 
 
-def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[float, float] | None:
-    """``(row, column)`` spacing from PixelSpacing or ImagerPixelSpacing; ``None`` where absent or unusable (said in
-    ``notes``: distances are then in pixels, which is safer than millimetres on a made-up scale)."""
+def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[tuple[float, float] | None, str | None]:
+    """``(row, column)`` spacing from PixelSpacing (at the patient) or ImagerPixelSpacing (at the detector, so
+    magnified by the beam's divergence), and which; ``(None, None)`` where absent or unusable (said in ``notes``:
+    distances are then in pixels, which is safer than millimetres on a made-up scale)."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         try:
             value = dataset.get(keyword)
@@ -532,9 +534,9 @@ def _spacing_mm(dataset: pydicom.Dataset, notes: list[str]) -> tuple[float, floa
         except (ValueError, TypeError, OverflowError):
             usable = False
         if usable:
-            return row, column
+            return (row, column), "patient" if keyword == "PixelSpacing" else "detector"
         notes.append(f"The file's {keyword} is not a usable spacing in mm; distances can only be given in pixels.")
-    return None
+    return None, None
 
 
 def _dicom_grey_to_unit(stored: np.ndarray, dataset: pydicom.Dataset, notes: list[str]) -> np.ndarray:

@@ -67,6 +67,9 @@ class XRay:
         How the file stored its pixels, e.g. ``"L 8-bit"``, ``"RGBA 8-bit"``, ``"MONOCHROME1 12-bit"``.
     pixel_spacing_mm : tuple of float or None
         ``(row, column)`` spacing in millimetres where the file states it (DICOM), else ``None``.
+    spacing_at : str or None
+        Where that spacing holds: ``"patient"`` (DICOM Pixel Spacing) or ``"detector"`` (Imager Pixel Spacing:
+        distances in the body are smaller by the beam's magnification, about 10 % for a chest film).
     notes : tuple of str
         What the loader did to reach the convention (EXIF rotation, alpha dropped, inversion, windowing), in
         plain words for the user.
@@ -84,6 +87,7 @@ class XRay:
     source_format: str
     original_mode: str
     pixel_spacing_mm: tuple[float, float] | None = None
+    spacing_at: str | None = None
     notes: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     sha256: str = ""

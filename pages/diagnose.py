@@ -12,8 +12,6 @@ from core.errors import CoreError
 from core.explain import CAM_METHODS
 from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, describe_heat_in_lungs, draw_outline
 from core.export.report import REPORT_FORMATS, diagnosis_report
-from core.export.viewer import viewer_pane
-from core.io import read_xray
 from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
 from core.types import Prediction
@@ -22,7 +20,7 @@ from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
 from ui.models import active_diagnoser, prediction_store
 from ui.navigation import page_setup
-from ui.viewer import image_viewer
+from ui.viewer import image_viewer, pane, record_pane
 from ui.xr import vr_panel
 
 page_setup()
@@ -188,8 +186,8 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
         st.markdown(prediction.explanation())
         st.caption(f"Model {classifier.description}, version {classifier.version}.")
         image_viewer(
-            [viewer_pane(upload.xray, title=f"{upload.name}: {cam.method}, evidence for {cam.target}",
-                         heat=cam.heat, lungs=lungs)],
+            [pane(upload.xray, key=(classifier.version, cam.method, cam.target, lungs is not None),
+                  title=f"{upload.name}: {cam.method}, evidence for {cam.target}", heat=cam.heat, lungs=lungs)],
             key=f"viewer_{index}", colourmap=colourmap, outline=outline, opacity=opacity,
         )  # fmt: skip
         st.caption(f"{cam.method}: evidence for {cam.target}, over the film at full resolution"
@@ -222,12 +220,19 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
             )
         with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
             vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",
-                     key=f"heat_relief_{index}", colourmap=colourmap, double_sided=True)  # fmt: skip
+                     key=f"heat_relief_{index}", colourmap=colourmap, double_sided=True,
+                     patient_frame=False)  # fmt: skip
 
 # ---- Compare two images ------------------------------------------------------------------------------------------
-st.subheader("Compare two images")
+compare = st.toggle(
+    "Compare two images side by side",
+    key="compare_on",
+    help="Any two uploads, or an upload against a kept record (today's film against a prior).",
+)
+if not compare:
+    st.stop()
 try:
-    kept = [r for r in prediction_store().query(limit=50) if r.has_image]  # today's film against a kept prior
+    kept = [r for r in prediction_store().query(limit=50) if r.has_image]
 except CoreError as error:
     kept = []
     st.caption(f"Kept images cannot be listed: {error}")
@@ -241,20 +246,21 @@ def choice_label(choice: tuple[str, object]) -> str:
 
 if len(choices) < 2:
     st.caption("Upload two images, or keep images in the records (sidebar), to compare two side by side.")
-else:
-    first, second = st.columns(2)
-    a = first.selectbox("Left", choices, index=0, format_func=choice_label, key="compare_left")
-    b = second.selectbox("Right", choices, index=1, format_func=choice_label, key="compare_right")
-    panes = []
-    for kind, item in (a, b):
-        if kind == "upload":
-            panes.append(viewer_pane(readable[item].xray, title=readable[item].name))
-            continue
-        try:
-            panes.append(viewer_pane(read_xray(prediction_store().image(item.id), name=item.file_name),
-                                     title=f"#{item.id} {item.file_name} ({item.created:%Y-%m-%d})"))  # fmt: skip
-        except CoreError as error:
-            st.error(f"Record #{item.id}: {error}")
-    if len(panes) == 2:
-        image_viewer(panes, key="compare_viewer")
-        st.caption("Zoom, pan and window are linked (untick “Linked” in the viewer to move one side alone).")
+    st.stop()
+first, second = st.columns(2)
+a = first.selectbox("Left", choices, index=0, format_func=choice_label, key="compare_left")
+b = second.selectbox("Right", choices, index=1, format_func=choice_label, key="compare_right")
+panes = []
+for kind, item in (a, b):
+    try:
+        panes.append(
+            pane(readable[item].xray, key=("plain",), title=readable[item].name)
+            if kind == "upload"
+            else record_pane(prediction_store(), item, f"#{item.id} {item.file_name} ({item.created:%Y-%m-%d})")
+        )
+    except CoreError as error:
+        st.error(f"{choice_label((kind, item))}: {error}")
+if len(panes) == 2:
+    image_viewer(panes, key="compare_viewer")
+    st.caption("Zoom and pan are linked, and the window too between images of the same bit depth (untick “Linked” "
+               "in the viewer to move one side alone).")  # fmt: skip

@@ -8,11 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import CoreError
-from core.export.viewer import viewer_pane
-from core.io import read_xray
 from ui.models import prediction_store
 from ui.navigation import page_setup
-from ui.viewer import image_viewer
+from ui.viewer import image_viewer, record_pane
 
 page_setup()
 
@@ -115,10 +113,8 @@ if kept:
     panes = []
     for record in [chosen] if against is None else [chosen, against]:
         try:
-            xray = read_xray(store.image(record.id), name=record.file_name)
+            panes.append(record_pane(store, record, f"#{record.id} {record.file_name} · {record.label}"))
         except CoreError as error:
             st.error(f"#{record.id}: {error}")
-        else:
-            panes.append(viewer_pane(xray, title=f"#{record.id} {record.file_name} · {record.label}"))
     if panes:
         image_viewer(panes, key="history_viewer")

@@ -11,14 +11,13 @@ from core import pipeline
 from core.errors import CoreError
 from core.export.figures import intensity_surface
 from core.export.heatmap import lungs_overlay
-from core.export.viewer import viewer_pane
 from core.io import encode_png
 from core.reconstruct.surface import height_field
 from ui.inputs import describe_xray, pick_xray
 from ui.lungs import lungs_cached
 from ui.navigation import page_setup
 from ui.processing import assess_cached, for_display, morphology_views_cached, run_pipeline_cached
-from ui.viewer import image_viewer
+from ui.viewer import image_viewer, pane
 from ui.xr import vr_panel
 
 page_setup()
@@ -99,8 +98,9 @@ before_tab, morph_tab, lungs_tab, surface_tab, stages_tab = st.tabs(
 with before_tab:
     recipe = " → ".join(step.label for step in steps) or "no step"
     image_viewer(
-        [viewer_pane(xray, title=f"Before · {xray.shape[1]}×{xray.shape[0]} px"),
-         viewer_pane(xray, title=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}", pixels=shown)],
+        [pane(xray, key=("plain",), title=f"Before · {xray.shape[1]}×{xray.shape[0]} px"),
+         pane(xray, key=("after", tuple(steps)), title=f"After · {shown.shape[1]}×{shown.shape[0]} px · {recipe}",
+              pixels=shown)],
         key="lab_viewer",
     )  # fmt: skip
     st.caption(
@@ -127,9 +127,12 @@ with morph_tab:
     columns = st.columns(3)
     for index, (name, pixels) in enumerate(views.items()):
         columns[index % 3].image(pixels, caption=name, clamp=True, width="stretch")
-    chosen = st.selectbox("Open in the viewer, beside the pipeline's output", list(views), key="morph_viewer_choice")
-    image_viewer([viewer_pane(xray, title="Pipeline output", pixels=shown),
-                  viewer_pane(xray, title=chosen, pixels=views[chosen])], key="morph_viewer")  # fmt: skip
+    chosen = st.selectbox("Open in the viewer, beside the pipeline's output", [None, *views], key="morph_viewer_choice",
+                          format_func=lambda name: "none" if name is None else name)  # fmt: skip
+    if chosen is not None:
+        image_viewer([pane(xray, key=("after", tuple(steps)), title="Pipeline output", pixels=shown),
+                      pane(xray, key=("morphology", tuple(steps), shape, size, chosen), title=chosen,
+                           pixels=views[chosen])], key="morph_viewer")  # fmt: skip
 
 with lungs_tab:
     st.caption(
@@ -173,7 +176,7 @@ with surface_tab:
     )
     st.subheader("Open in VR", divider="gray")
     vr_panel(height_field(pixels), title=f"Intensity relief ({which.lower()} processing)", key=f"relief_{which}",
-             colourmap=colours.lower(), double_sided=True)  # fmt: skip
+             colourmap=colours.lower(), double_sided=True, patient_frame=False)  # fmt: skip
 
 with stages_tab:
     st.caption(
@@ -203,10 +206,10 @@ with stages_tab:
         columns[index % len(columns)].image(
             for_display(pipeline.to_display(stage)), caption=stage.label, clamp=True, width="stretch"
         )
-    pair = st.multiselect("Open two steps in the viewer, side by side", [s.label for s in stages],
-                          default=[stages[0].label, stages[-1].label] if len(stages) > 1 else [stages[0].label],
+    pair = st.multiselect("Open one or two steps in the viewer, side by side", [s.label for s in stages],
                           max_selections=2, key="steps_viewer_choice")  # fmt: skip
-    by_label = {stage.label: stage for stage in stages}
+    by_label = {stage.label: index for index, stage in enumerate(stages)}
     if pair:
-        image_viewer([viewer_pane(xray, title=label, pixels=pipeline.to_display(by_label[label])) for label in pair],
+        image_viewer([pane(xray, key=("step", tuple(steps[: by_label[label]])), title=label,
+                           pixels=pipeline.to_display(stages[by_label[label]])) for label in pair],
                      key="steps_viewer")  # fmt: skip

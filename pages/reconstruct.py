@@ -89,7 +89,9 @@ if source == "Demo CT":
                 key="recon_exact",
                 help="The method's upper bound; off: lungs segmented in each simulated X-ray.",
             )
-            cross_section = cross_section_choice(mode, key="recon_cross_section")
+            cross_section = cross_section_choice(
+                mode, key="recon_cross_section", views=int(views), good_outlines=exact or learned
+            )
     try:
         result = demo_reconstruction(mode, int(views), method, exact, cross_section, learned and not exact)
     except CoreError as error:
@@ -121,7 +123,9 @@ else:
         "Field of view (mm across each image)", 50.0, 1000.0, 350.0, 10.0, key="recon_field"
     )
     with st.sidebar:
-        cross_section = cross_section_choice(mode, key="recon_up_cross_section")
+        cross_section = cross_section_choice(
+            mode, key="recon_up_cross_section", views=len(uploads), good_outlines=learned
+        )
     try:
         result = radiograph_reconstruction(
             [u.xray for u in uploads],
@@ -147,11 +151,15 @@ columns[0].metric("Lung Dice vs CT labels", f"{figures['dice']:.3f}" if "dice" i
 columns[1].metric("IoU", f"{figures['iou']:.3f}" if "iou" in figures else "–")
 columns[2].metric("Reconstruction time", f"{figures['seconds']:.2f} s")
 columns[3].metric("Surface triangles", f"{result.mesh.n_triangles / 1000:.1f} k")
-if source == "Demo CT" and learned and not exact and mode != "tomography":
-    st.caption(
-        "The lung model was trained on simulated views of this very CT (among others): with it, the Dice above is "
-        "in-sample. The README gives its figures on a CT it never saw."
-    )
+if source == "Demo CT" and mode != "tomography":
+    in_sample = []
+    if learned and not exact:
+        in_sample.append("the lung model was trained on simulated views of this very CT (among others)")
+    if cross_section == "prior":
+        in_sample.append("the lung-shape prior was fitted on it (among three)")
+    if in_sample:
+        st.caption(f"In-sample: {' and '.join(in_sample)}, so the Dice above flatters them. The README gives "
+                   "their figures on a CT neither saw.")  # fmt: skip
 
 surface_tab, slices_tab, views_tab = st.tabs(["3D surface", "Slices", "Views"])
 with surface_tab:
@@ -168,8 +176,8 @@ with surface_tab:
             mesh, colourmap = paint_frontal(result, diagnosis.cam.heat), "inferno"
             label = diagnosis.prediction.label
             st.caption(
-                f"{label} (P = {diagnosis.prediction.probabilities[label]:.2f}); evidence for it from blue (none) to "
-                "red (strongest), carried straight back through the lungs."
+                f"{label} (P = {diagnosis.prediction.probabilities[label]:.2f}); evidence for it from black (none) "
+                "through purple and orange to yellow (strongest), carried straight back through the lungs."
             )
     show_mesh(mesh, key=f"mesh_{mode}", colourmap=colourmap)
     st.caption(

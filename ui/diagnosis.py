@@ -9,22 +9,23 @@ import streamlit as st
 
 from core.diagnose import Diagnoser, Diagnosis
 from core.types import Prediction, XRay
+from ui.memo import memo
 from ui.progress import ProgressBar
-
-
-@st.cache_resource(max_entries=64, show_spinner="Computing the heat map…")
-def _diagnosis(_diagnoser: Diagnoser, _xray: XRay, version: str, sha256: str, method: str, faithful: bool,
-               _progress: ProgressBar | None = None) -> Diagnosis:  # fmt: skip
-    return _diagnoser.diagnose(_xray, method=method, faithfulness=faithful, progress=_progress)
 
 
 def diagnose_cached(diagnoser: Diagnoser, xray: XRay, *, method: str, faithfulness: bool) -> Diagnosis:
     """:meth:`Diagnoser.diagnose`, computed once per model, image, method and faithfulness setting; Score-CAM (a
-    few seconds an image) shows its progress and the time left."""
-    if method != "Score-CAM":
-        return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness)
-    with ProgressBar(f"Score-CAM on {xray.name}") as progress:
-        return _diagnosis(diagnoser, xray, diagnoser.classifier.version, xray.sha256, method, faithfulness, progress)
+    few seconds an image) shows its progress and the time left, the others a spinner."""
+
+    def compute() -> Diagnosis:
+        if method != "Score-CAM":
+            with st.spinner("Computing the heat map…"):
+                return diagnoser.diagnose(xray, method=method, faithfulness=faithfulness)
+        with ProgressBar(f"Score-CAM on {xray.name}") as progress:
+            return diagnoser.diagnose(xray, method=method, faithfulness=faithfulness, progress=progress)
+
+    key = (diagnoser.classifier.version, xray.sha256, method, faithfulness)
+    return memo("diagnoses", 64).get_or_compute(key, compute)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Classifying…")

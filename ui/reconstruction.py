@@ -10,6 +10,7 @@ from core.export.mesh import plotter
 from core.reconstruct.methods import CROSS_SECTIONS, Segmenter
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
 from core.types import Mesh, Volume, XRay
+from ui.memo import memo
 from ui.progress import ProgressBar
 
 
@@ -28,31 +29,24 @@ def _segmenter(learned: bool) -> Segmenter | None:
     return lung_segmenter().find
 
 
-def cross_section_choice(mode: str, *, key: str) -> str:
+def cross_section_choice(mode: str, *, key: str, views: int, good_outlines: bool) -> str:
     """How the hull's cross-sections are shaped (a key of :data:`~core.reconstruct.methods.CROSS_SECTIONS`);
-    ``"carved"`` for the other modes, which have none."""
+    ``"carved"`` for the other modes, which have none. The lung-shape prior is offered first for two views with good
+    outlines (the lung model's or exact ones), where it was measured best; else the ellipse (README)."""
     if mode != "visual-hull":
         return "carved"
     return st.radio(
         "Cross-sections",
         list(CROSS_SECTIONS),
-        index=2,
+        index=2 if views == 2 and good_outlines else 1 if views == 2 else 0,
         key=key,
         format_func=lambda name: CROSS_SECTIONS[name][1],
         help="Two views leave each slice of each lung a rectangle. The prior fills it as real lungs fill theirs "
         "(the mean of three CTs' lungs; meant for a frontal and a lateral view and for the lung model's "
-        "outlines); the ellipse is the classic rounding, better with the classical segmentation.",
+        "outlines); the ellipse is the classic rounding, better with the classical segmentation. The prior reads "
+        "a lateral as laterals are displayed: the patient facing the image's left (a mirrored lateral swaps front "
+        "and back).",
     )
-
-
-@st.cache_resource(max_entries=8, show_spinner="Simulating the views and reconstructing…")
-def _demo_reconstruction(
-    mode: str, views: int, method: str, exact: bool, cross_section: str, learned: bool = False,
-    _progress: ProgressBar | None = None,
-) -> Reconstruction:  # fmt: skip
-    mu, truth = demo_ct()
-    return reconstruct_demo(mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact,
-                            cross_section=cross_section, segment=_segmenter(learned), progress=_progress)  # fmt: skip
 
 
 def demo_reconstruction(
@@ -60,10 +54,20 @@ def demo_reconstruction(
 ) -> Reconstruction:
     """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting (``learned``: lungs found
     in the simulated views by the lung model); SART (about 10 s) shows its progress and the time left."""
-    if not (mode == "tomography" and method == "sart"):
-        return _demo_reconstruction(mode, views, method, exact, cross_section, learned)
-    with ProgressBar(f"SART over {views} views, slice by slice") as progress:
-        return _demo_reconstruction(mode, views, method, exact, cross_section, learned, progress)
+
+    def compute() -> Reconstruction:
+        mu, truth = demo_ct()
+        run = lambda progress=None: reconstruct_demo(  # noqa: E731
+            mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact, cross_section=cross_section,
+            segment=_segmenter(learned), progress=progress)  # fmt: skip
+        if mode == "tomography" and method == "sart":
+            with ProgressBar(f"SART over {views} views, slice by slice") as progress:
+                return run(progress)
+        with st.spinner("Simulating the views and reconstructing…"):
+            return run()
+
+    return memo("demo reconstructions", 8).get_or_compute((mode, views, method, exact, cross_section, learned),
+                                                          compute)  # fmt: skip
 
 
 @st.cache_resource(max_entries=8, show_spinner="Segmenting the lungs and carving…")

@@ -6,19 +6,47 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import streamlit as st
 import streamlit.components.v1 as components
 
-from core.export.viewer import viewer_args
+from core.export.viewer import viewer_args, viewer_pane
+from core.io import read_xray
+from core.store.predictions import PredictionStore, StoredPrediction
+from core.types import XRay
 
-__all__ = ["image_viewer"]
+__all__ = ["image_viewer", "pane", "record_pane"]
 
 _VIEWER = components.declare_component("xray_viewer", path=str(Path(__file__).parent / "components" / "viewer"))
 
 
 def image_viewer(panes: list[dict[str, Any]], *, key: str, colourmap: str = "inferno", height: int = 520,
-                 outline: bool = False, opacity: float = 0.6) -> dict[str, Any] | None:  # fmt: skip
+                 outline: bool = False, opacity: float = 0.6) -> None:  # fmt: skip
     """Show ``panes`` (:func:`core.export.viewer.viewer_pane`, one or two) in the viewer: full resolution,
-    window/level, zoom, pan, length and angle, overlays. Returns ``{"measurements": [...]}`` once the user has
-    measured, else None."""
-    return _VIEWER(**viewer_args(panes, colourmap=colourmap, height=height, outline=outline, opacity=opacity),
-                   key=key, default=None)  # fmt: skip
+    window/level, zoom, pan, length and angle, overlays. Measurements stay in the viewer (sending them back would
+    rerun the page on every drag)."""
+    _VIEWER(**viewer_args(panes, colourmap=colourmap, height=height, outline=outline, opacity=opacity), key=key,
+            default=None)  # fmt: skip
+
+
+@st.cache_resource(max_entries=32)
+def _cached_pane(_xray: XRay, key: tuple, title: str, _pixels: np.ndarray | None, _heat: np.ndarray | None,
+                 _lungs: np.ndarray | None) -> dict[str, Any]:  # fmt: skip
+    return viewer_pane(_xray, title=title, pixels=_pixels, heat=_heat, lungs=_lungs)
+
+
+def pane(xray: XRay, *, key: tuple, title: str, pixels: np.ndarray | None = None, heat: np.ndarray | None = None,
+         lungs: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+    """:func:`core.export.viewer.viewer_pane`, packed once per ``key`` (what identifies the pixels and overlays
+    besides the image's SHA-256: a rerun then sends the same pane without packing it again)."""
+    return _cached_pane(xray, (xray.sha256, *key), title, pixels, heat, lungs)
+
+
+def record_pane(store: PredictionStore, record: StoredPrediction, title: str) -> dict[str, Any]:
+    """A kept record's image as a pane (read from the store once per record); a sentence if it cannot be read."""
+    return _record_pane(store, record.id, record.file_name, title)
+
+
+@st.cache_resource(max_entries=8)
+def _record_pane(_store: PredictionStore, record_id: int, file_name: str, title: str) -> dict[str, Any]:
+    return viewer_pane(read_xray(_store.image(record_id), name=file_name), title=title)

@@ -36,7 +36,8 @@ def _fingerprint(mesh: Mesh, colourmap: str) -> str:
     return digest.hexdigest()[:24]
 
 
-def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", double_sided: bool = False) -> None:
+def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", double_sided: bool = False,
+             patient_frame: bool = True) -> None:  # fmt: skip
     """Buttons to open ``mesh`` in the WebXR viewer (once per mesh and session) and to download it as GLB.
 
     Parameters
@@ -47,7 +48,7 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
         The scene's title (no patient data: it is shown to whoever has the link).
     key : str
         Unique per panel on a page.
-    colourmap, double_sided
+    colourmap, double_sided, patient_frame
         As :func:`core.export.gltf.mesh_to_glb`.
     """
     scenes = st.session_state.setdefault("vr_scenes", {})
@@ -57,13 +58,13 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
     if actions.button("Open in VR", key=f"{key}_vr", icon=":material/view_in_ar:", type="primary", help=explained):
         try:
             with st.spinner("Exporting the model…"):
-                glb = mesh_to_glb(mesh, colourmap=colourmap, double_sided=double_sided)
+                glb = mesh_to_glb(mesh, colourmap=colourmap, double_sided=double_sided, patient_frame=patient_frame)
                 scenes[fingerprint] = scene_store().create(glb, title=title).id
         except CoreError as error:
             actions.error(f"The model could not be exported: {error}")
     actions.download_button(
         "Download the model (GLB)",
-        data=lambda: mesh_to_glb(mesh, colourmap=colourmap, double_sided=double_sided),
+        data=lambda: mesh_to_glb(mesh, colourmap=colourmap, double_sided=double_sided, patient_frame=patient_frame),
         file_name=f"{key}.glb",
         mime="model/gltf-binary",
         key=f"{key}_glb",

@@ -47,6 +47,7 @@ def mesh_to_glb(
     colour: tuple[int, int, int] = (232, 180, 160),
     centre: bool = True,
     double_sided: bool = False,
+    patient_frame: bool = True,
     max_triangles: int = MAX_TRIANGLES,
     max_bytes: int = MAX_GLB_BYTES,
 ) -> bytes:
@@ -64,6 +65,9 @@ def mesh_to_glb(
         Move the model's bounding-box centre to the origin (where the viewer places it).
     double_sided : bool
         Draw the back of the faces too: for open surfaces (an intensity relief), not for closed ones.
+    patient_frame : bool
+        The mesh's axes are the patient's (a reconstruction), so the viewer marks R/L, S and A/P on it; False for
+        an intensity relief, whose height is brightness. Stored as the scene's ``extras``.
     max_triangles, max_bytes : int
         The budget; the mesh is decimated until the file fits.
 
@@ -86,7 +90,7 @@ def mesh_to_glb(
                                 vertex_colors=_colours(reduced, colourmap, colour))  # fmt: skip
         shape.visual.material = PBRMaterial(name="tissue", metallicFactor=0.0, roughnessFactor=0.7,
                                             baseColorFactor=[255, 255, 255, 255], doubleSided=double_sided)  # fmt: skip
-        scene = trimesh.Scene(geometry={"surface": shape})
+        scene = trimesh.Scene(geometry={"surface": shape}, metadata={"patient_frame": patient_frame})
         data = trimesh.exchange.gltf.export_glb(scene, include_normals=True)
         if len(data) <= max_bytes:
             return data

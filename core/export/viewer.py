@@ -22,6 +22,8 @@ from core.types import XRay
 __all__ = ["grey_levels", "orientation_marks", "outline_rings", "viewer_args", "viewer_pane", "viewer_signature"]
 
 _OPPOSITE = str.maketrans("LRAPHF", "RLPAFH")
+#: Images longer than this (px) are shrunk for the browser: larger than any chest detector (43 cm at 0.1 mm).
+MAX_SIDE = 4608
 
 
 def _pack(values: np.ndarray) -> str:
@@ -80,20 +82,34 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
         A lung mask (any size) whose outline is drawn.
     """
     image = np.asarray(xray.pixels if pixels is None else pixels, dtype=np.float32)
+    if max(image.shape) > MAX_SIDE:  # beyond any radiograph's detector: shrunk, and the caption says so
+        from core.preprocess import shrink_to_fit
+
+        image = shrink_to_fit(image, max_side=MAX_SIDE)
     height, width = image.shape
     most = grey_levels(xray)
     spacing = None
     if xray.pixel_spacing_mm is not None:
-        row, column = xray.pixel_spacing_mm
-        spacing = [row * xray.shape[0] / height, column * xray.shape[1] / width]
-    levels = np.rint(np.clip(np.nan_to_num(image), 0.0, 1.0) * most).astype("<u2")
+        scale_row, scale_column = xray.shape[0] / height, xray.shape[1] / width
+        if abs(scale_row - scale_column) <= 0.005 * max(scale_row, scale_column):  # same scale both ways
+            spacing = [xray.pixel_spacing_mm[0] * scale_row, xray.pixel_spacing_mm[1] * scale_column]
+        # else: stretched or letterboxed (a resize to a square): millimetres would be wrong one way, so px
+    levels = np.clip(image, 0.0, 1.0)  # one float copy, then in place: memory stays bounded for 40 megapixels
+    np.nan_to_num(levels, copy=False)
+    levels *= most
+    np.rint(levels, out=levels)
+    raw = levels.astype("<u2").tobytes()
+    del levels
     pane: dict[str, Any] = {
         "title": title,
         "width": width,
         "height": height,
+        "source": [xray.shape[1], xray.shape[0]],
         "max": most,
-        "pixels": _pack(levels),
+        "digest": hashlib.sha256(raw).hexdigest(),
+        "pixels": base64.b64encode(zlib.compress(raw, level=1)).decode("ascii"),
         "spacing": spacing,
+        "spacing_at": spacing and xray.spacing_at,
         "orientation": orientation_marks(xray),
         "heat": None,
         "outline": None,
@@ -109,8 +125,10 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
 def viewer_signature(panes: list[dict[str, Any]], colourmap: str) -> str:
     """Identifies what the viewer shows: the same signature keeps the user's zoom, window and measurements."""
     digest = hashlib.sha256(colourmap.encode())
-    for pane in panes:
-        digest.update(repr(pane).encode())
+    for pane in panes:  # the pixels by their digest: the payload itself is tens of MB
+        small = {key: value for key, value in pane.items() if key not in ("pixels", "heat")}
+        digest.update(repr(small).encode())
+        digest.update((pane["heat"] or {}).get("data", "").encode())
     return digest.hexdigest()[:16]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,7 @@ class ShapePrior:
             with np.load(path, allow_pickle=False) as data:
                 share, threshold = data["share"].astype(np.float32), float(data["threshold"])
                 fitted_on = tuple(str(name) for name in data["fitted_on"])
-        except (OSError, KeyError, ValueError) as error:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
             raise InputError(f"'{Path(path).name}' is not a readable lung-shape prior ({error}); refit it with "
                              "`python -m core fit-shape-prior`.") from None  # fmt: skip
         if share.shape != (BANDS, GRID, GRID) or not np.isfinite(share).all() or not 0.0 < threshold < 1.0:

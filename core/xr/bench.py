@@ -40,9 +40,11 @@ def demo_scenes() -> dict[str, tuple[str, bytes]]:
         "lungs-ct": ("Lungs from the demo CT (FBP, 90 views)",
                      mesh_to_glb(sample_values(lungs.mesh, lungs.volume), colourmap="bone")),
         "intensity-relief": ("Intensity relief of a sample X-ray",
-                             mesh_to_glb(height_field(xray.pixels), colourmap="viridis", double_sided=True)),
+                             mesh_to_glb(height_field(xray.pixels), colourmap="viridis", double_sided=True,
+                                         patient_frame=False)),
         "gradcam-relief": ("Grad-CAM heat map on the intensity relief",
-                           mesh_to_glb(height_field(xray.pixels, values=heat), colourmap="inferno", double_sided=True)),
+                           mesh_to_glb(height_field(xray.pixels, values=heat), colourmap="inferno", double_sided=True,
+                                                         patient_frame=False)),
     }  # fmt: skip
 
 

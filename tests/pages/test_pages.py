@@ -175,6 +175,21 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     assert sum("Eigen-CAM, evidence for" in title for title in _viewer_titles(app)) == 2  # the film, full size
 
 
+def test_score_cam_shows_its_progress_and_a_rerun_reuses_the_map():
+    from core.samples import list_samples
+
+    sample = next(s for s in list_samples() if s.label == "NORMAL")
+    app = _run("pages/diagnose.py")
+    app.selectbox(key="cam_method").set_value("Score-CAM")
+    app.multiselect(key="diagnose_samples").set_value([sample]).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("Score-CAM: evidence for" in c.value for c in app.caption)
+    app.slider(key="cam_opacity").set_value(0.3).run()  # a rerun: the map comes from the memo, nothing replays
+    assert not app.exception, [e.message for e in app.exception]
+    app.toggle(key="compare_on").set_value(True).run()
+    assert not app.exception and "Upload two images" in " ".join(c.value for c in app.caption)
+
+
 def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_history():
     """A photograph is flagged as unfamiliar: its verdict reads unreliable everywhere it is shown; a shipped sample
     beside it is not flagged."""

@@ -5,6 +5,7 @@
 import {
   Enums,
   RenderingEngine,
+  cache,
   eventTarget,
   imageLoader,
   init as initCore,
@@ -25,7 +26,7 @@ import {
   synchronizers,
 } from "@cornerstonejs/tools";
 
-import { connect, setFrameHeight, setValue } from "./streamlit.js";
+import { connect, setFrameHeight } from "./streamlit.js";
 import { Overlay } from "./overlay.js";
 import { decodePixels } from "./pixels.js";
 
@@ -54,7 +55,8 @@ const PRESETS = {
 };
 
 const state = {
-  engine: null, panes: [], group: null, syncs: [], signature: "", tool: "window", invert: false, outline: false, opacity: 0.6,
+  engine: null, panes: [], group: null, syncs: [], signature: "", tool: "window", invert: false, outline: false,
+  opacity: 0.6, generation: 0, maxHeight: 520,
 };
 
 function el(tag, attributes = {}, ...children) {
@@ -178,7 +180,8 @@ function toggleLayer(layer, on) {
   if (box) box.checked = on;
 }
 
-// What the page (and the tests) can read back: measurements with their units, each pane's window and zoom.
+// What scripts (and the tests) can read back: measurements with their units, each pane's window and zoom. Nothing
+// is sent to the page: a value would rerun it on every drag.
 function snapshot() {
   const measurements = annotation.state.getAllAnnotations().map((item) => {
     const stats = Object.values(item.data.cachedStats || {})[0] || {};
@@ -209,7 +212,6 @@ function report() {
         .map((m) => el("li", {}, `${m.tool === "length" ? "Length" : "Angle"}: ${m.value.toFixed(m.unit === "°" ? 1 : 2)} ${m.unit}`)),
     );
   }
-  setValue({ measurements: now.measurements.filter((m) => Number.isFinite(m.value)) });
 }
 
 function toolbar(args) {
@@ -268,7 +270,11 @@ async function render(args) {
   }
   state.outline = args.outline;
   state.opacity = args.opacity;
+  const generation = ++state.generation; // a newer render supersedes this one after any await
   state.engine?.destroy();
+  state.engine = null;
+  cache.purgeCache(); // the previous images (tens of MB each)
+  META.clear();
   state.syncs.forEach((s) => s.destroy());
   state.syncs = [];
   if (state.group) ToolGroupManager.destroyToolGroup(state.group.id);
@@ -294,9 +300,13 @@ async function render(args) {
           el("span", { class: `mark ${side}`, title: "patient orientation from the file" }, pane.orientation[side]))
       : [];
     const units = el("span", { class: "units" }, pane.spacing
-      ? `${pane.spacing[1].toFixed(3)} × ${pane.spacing[0].toFixed(3)} mm pixels`
-      : "no pixel spacing in this file: lengths in px");
-    const wrapper = el("figure", { class: "pane" }, el("figcaption", {}, pane.title, " ", units), el("div", { class: "stage" }, element, ...marks));
+      ? `${pane.spacing[1].toFixed(3)} × ${pane.spacing[0].toFixed(3)} mm pixels` +
+          (pane.spacing_at === "detector" ? " at the detector (lengths in the body about 10 % shorter)" : "")
+      : pane.source[0] === pane.width
+        ? "no pixel spacing in this file: lengths in px"
+        : "resized: lengths in px of this image");
+    const shrunk = pane.source[0] > pane.width && pane.spacing ? ` · shown at ${pane.width} × ${pane.height} of ${pane.source[0]} × ${pane.source[1]} px` : "";
+    const wrapper = el("figure", { class: "pane" }, el("figcaption", {}, pane.title, " ", units, shrunk), el("div", { class: "stage" }, element, ...marks));
     grid.append(wrapper);
     // as tall as the image at this width, at most the page's height for it
     const fitted = Math.round((element.clientWidth || 600) * (pane.height / pane.width));
@@ -305,24 +315,29 @@ async function render(args) {
     state.engine.enableElement({ viewportId, element, type: Enums.ViewportType.STACK });
     const viewport = state.engine.getViewport(viewportId);
     const pixels = await decodePixels(pane.pixels, pane.width * pane.height);
+    if (generation !== state.generation) return;
     const imageId = register(pane, index, pixels);
     await viewport.setStack([imageId], 0);
+    if (generation !== state.generation) return;
     viewport.setProperties({ voiRange: voiOf("full", pane.max) });
     state.group.addViewport(viewportId, state.engine.id);
     const overlay = new Overlay(element, viewport, imageId, pane, args);
     await overlay.ready;
+    if (generation !== state.generation) return;
     state.panes.push({ ...pane, viewport, overlay, element });
     viewport.render();
   }
   if (state.panes.length > 1) {
     const ids = state.panes.map((_, i) => ({ renderingEngineId: state.engine.id, viewportId: `pane-${i}` }));
     const camera = synchronizers.createZoomPanSynchronizer(`zoom-pan-${Date.now()}`);
-    const voi = synchronizers.createVOISynchronizer(`voi-${Date.now()}`, { syncInvertState: true, syncColormap: false });
-    for (const id of ids) {
-      camera.add(id);
-      voi.add(id);
+    ids.forEach((id) => camera.add(id));
+    state.syncs = [camera];
+    // the window is linked only between images on the same grey scale (0-255 and 0-4095 windows differ)
+    if (new Set(state.panes.map((p) => p.max)).size === 1) {
+      const voi = synchronizers.createVOISynchronizer(`voi-${Date.now()}`, { syncInvertState: true, syncColormap: false });
+      ids.forEach((id) => voi.add(id));
+      state.syncs.push(voi);
     }
-    state.syncs = [camera, voi];
   }
   setTool(state.tool);
   state.invert = false;
@@ -349,7 +364,8 @@ async function start() {
     },
   };
   eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_COMPLETED, report);
-  eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_MODIFIED, report);
+  eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_MODIFIED, report); // the list under the image only
+  eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_REMOVED, report);
   document.addEventListener("keydown", keys);
   for (const name of [Enums.Events.VOI_MODIFIED, Enums.Events.CAMERA_MODIFIED]) {
     document.addEventListener(name, () => window.xrayViewer.ready && (window.xrayViewer.state = snapshot()), true);

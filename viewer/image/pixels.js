@@ -1,7 +1,8 @@
 // Pixel arrays arrive as base64 of zlib-deflated little-endian data (core/export/viewer.py).
 async function inflate(base64) {
-  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  // the browser's own base64 and inflate: tens of MB in a fraction of a second
+  const packed = await (await fetch(`data:application/octet-stream;base64,${base64}`)).blob();
+  const stream = packed.stream().pipeThrough(new DecompressionStream("deflate"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 

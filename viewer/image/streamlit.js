@@ -1,5 +1,5 @@
 // Streamlit's component protocol (postMessage with the page that holds this frame), the few messages the viewer
-// needs: ready, render (the arguments), the frame's height and the value sent back.
+// needs: ready, render (the arguments, the theme) and the frame's height.
 const send = (type, data = {}) => window.parent.postMessage({ isStreamlitMessage: true, type, ...data }, "*");
 
 // The page's theme (light or dark, its colours) as CSS variables of the frame.
@@ -24,12 +24,4 @@ export function connect(onRender) {
 
 export function setFrameHeight() {
   send("streamlit:setFrameHeight", { height: Math.ceil(document.documentElement.scrollHeight) });
-}
-
-let last = "";
-export function setValue(value) {
-  const text = JSON.stringify(value);
-  if (text === last) return; // a rerun of the page only when something changed
-  last = text;
-  send("streamlit:setComponentValue", { value, dataType: "json" });
 }

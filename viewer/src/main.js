@@ -85,7 +85,9 @@ async function start() {
   // posterior under the model's front and back edges (not over its middle, where pins go).
   const margin = radius * 0.1;
   const below = -halfSize.y - margin;
-  const markers = [
+  // only where the model's axes are the patient's (a reconstruction; a relief's height is brightness)
+  const patientFrame = gltf.scene.userData.patient_frame !== false;
+  const markers = !patientFrame ? [] : [
     ["R", -halfSize.x - margin, 0, 0], ["L", halfSize.x + margin, 0, 0],
     ["A", 0, below, halfSize.z], ["P", 0, below, -halfSize.z], ["S", 0, halfSize.y + margin, 0],
   ];
@@ -109,7 +111,7 @@ async function start() {
   };
   home();
 
-  const pins = new Pins({ holder, list: page.pins, api, size: radius * 0.02, onChange: invalidate, say });
+  const pins = new Pins({ holder, list: page.pins, api, size: radius * 0.02, onChange: invalidate, say, patientFrame });
   const labels = () => {
     const typed = page.pinLabel.value.trim();
     return typed ? [typed, ...PRESET_LABELS] : PRESET_LABELS;

@@ -4,7 +4,8 @@ import * as THREE from "three";
 import { labelSprite } from "./text.js";
 
 export class Pins {
-  constructor({ holder, list, api, size, onChange, say }) {
+  constructor({ holder, list, api, size, onChange, say, patientFrame = true }) {
+    this.patientFrame = patientFrame;
     Object.assign(this, { holder, list, api, size, onChange, say });
     this.items = new Map();
     this.sphere = new THREE.SphereGeometry(size, 16, 12);
@@ -32,7 +33,7 @@ export class Pins {
     text.textContent = annotation.label;
     const where = document.createElement("div");
     where.className = "where";
-    where.textContent = whereIs(annotation.position);
+    where.textContent = whereIs(annotation.position, this.patientFrame);
     const remove = document.createElement("button");
     remove.type = "button";
     remove.textContent = "Delete";
@@ -123,9 +124,13 @@ export class Pins {
   }
 }
 
-// A pin's position in the patient's directions, in millimetres from the centre of the model's bounding box (the
-// viewer's X is the patient's left, Y superior, Z anterior; the scene is in metres).
-export function whereIs([x, y, z]) {
+// A pin's position in millimetres from the centre of the model's bounding box (the scene is in metres): in the
+// patient's directions for a reconstruction (the viewer's X is the patient's left, Y superior, Z anterior), in the
+// image's for an intensity relief (X across, Y up the image, Z the relief's height).
+export function whereIs([x, y, z], patientFrame = true) {
   const part = (value, plus, minus) => `${Math.abs(value * 1000).toFixed(0)} mm ${value >= 0 ? plus : minus}`;
+  if (!patientFrame) {
+    return `${part(x, "right", "left")} · ${part(y, "up", "down")} · ${part(z, "higher", "lower")} of the relief's centre`;
+  }
   return `${part(x, "L", "R")} · ${part(y, "S", "I")} · ${part(z, "A", "P")} of the model's centre`;
 }
