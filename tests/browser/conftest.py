@@ -22,12 +22,17 @@ STARTUP_TIMEOUT_S = 90
 ADMIN_PASSWORD = "browser test password"  # the app under test accepts this one (its hash is in its environment)
 
 
+#: The session's shared app server: the tests that use it run on one worker (under pytest-xdist), so that it starts
+#: once and its log (test-artifacts/streamlit.log) is one server's.
+_SHARED_APP = {"app_url", "app_home", "app_scenes"}
+
+
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``scripts/test.sh`` runs two workers), every browser test goes to one worker: one app
-    server, one Chromium and one server log for all of them, while the other worker runs the rest."""
+    """Under pytest-xdist (``scripts/test.sh`` runs two workers), the tests of the shared app server go to one
+    worker; browser tests that start their own servers (two servers, the XR benchmark) go to either."""
     for item in items:
-        if item.get_closest_marker("browser") or "tests/browser/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+        if _SHARED_APP & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("app"))
 
 
 def _free_port() -> int:

@@ -59,8 +59,8 @@ def test_no_page_requests_anything_from_outside_the_machine(app_url, browser):
         visiting[0] = f"/{path}"
         page.goto(f"{app_url}/{path}")
         page.locator("h1, h2, h3").first.wait_for(timeout=TIMEOUT_MS)  # the page (or the admin sign-in) is drawn
-        page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(1500)  # late requests: fonts, icons, images, the favicon
+        page.wait_for_load_state("networkidle")  # late requests (fonts, icons, images, the favicon) come before it
+        page.wait_for_timeout(500)
 
     visiting[0] = "/reconstruct (3D view, Open in VR, the viewer)"
     page.goto(f"{app_url}/reconstruct")
