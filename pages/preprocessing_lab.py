@@ -10,7 +10,6 @@ import streamlit as st
 from core import pipeline
 from core.errors import CoreError
 from core.export.figures import intensity_surface
-from core.export.heatmap import lungs_overlay
 from core.io import encode_png
 from core.reconstruct.surface import height_field
 from ui.inputs import describe_xray, pick_xray
@@ -137,8 +136,8 @@ with morph_tab:
 with lungs_tab:
     st.caption(
         "The lungs the lung model finds in the original image (a U-Net trained on adult films and simulated "
-        "radiographs; see its model card): the patient's right lung in blue, on the image's left, the left lung in "
-        "orange."
+        "radiographs; see its model card), outlined in the viewer: the patient's right lung in blue, on the image's "
+        "left, the left lung in orange."
     )
     if st.toggle("Find the lungs", key="lab_lungs", help="Loads the lung model (a few seconds the first time)."):
         try:
@@ -147,8 +146,9 @@ with lungs_tab:
             st.error(f"The lungs cannot be found. {error}")
         else:
             picture, facts = st.columns([2, 1])
-            picture.image(lungs_overlay(xray.pixels, found.right, found.left), width="stretch",
-                          caption=f"Lungs of {xray.name}")  # fmt: skip
+            with picture:
+                lungs = pane(xray, key=("lungs",), title=f"Lungs of {xray.name}", sides=(found.right, found.left))
+                image_viewer([lungs], key="lungs_viewer", outline=True)
             facts.metric("Lungs", f"{100 * found.area_share:.1f} % of the image")
             facts.markdown(
                 f"Right lung: {'found' if found.right.any() else '**not found**'} · "

@@ -7,7 +7,7 @@ import sys
 import streamlit as st
 
 from core.export.mesh import plotter
-from core.reconstruct.methods import CROSS_SECTIONS, Segmenter
+from core.reconstruct.methods import CROSS_SECTIONS, METHODS, Segmenter
 from core.reconstruct.modes import Reconstruction, load_demo_ct, reconstruct_demo, reconstruct_radiographs
 from core.types import Mesh, Volume, XRay
 from ui.memo import memo
@@ -53,15 +53,15 @@ def demo_reconstruction(
     mode: str, views: int, method: str, exact: bool, cross_section: str, learned: bool = False
 ) -> Reconstruction:
     """:func:`core.reconstruct.modes.reconstruct_demo` on the demo CT, once per setting (``learned``: lungs found
-    in the simulated views by the lung model); SART (about 10 s) shows its progress and the time left."""
+    in the simulated views by the lung model); tomography (seconds) shows its progress and the time left."""
 
     def compute() -> Reconstruction:
         mu, truth = demo_ct()
         run = lambda progress=None: reconstruct_demo(  # noqa: E731
             mu, truth, mode=mode, views=views, method=method, exact_silhouettes=exact, cross_section=cross_section,
             segment=_segmenter(learned), progress=progress)  # fmt: skip
-        if mode == "tomography" and method == "sart":
-            with ProgressBar(f"SART over {views} views, slice by slice") as progress:
+        if mode == "tomography":  # seconds: FBP 2.5 s, SART 10 s at 90 views
+            with ProgressBar(f"{METHODS[method].label} over {views} views, slice by slice") as progress:
                 return run(progress)
         with st.spinner("Simulating the views and reconstructing…"):
             return run()

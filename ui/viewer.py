@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
@@ -30,16 +29,15 @@ def image_viewer(panes: list[dict[str, Any]], *, key: str, colourmap: str = "inf
 
 
 @st.cache_resource(max_entries=32)
-def _cached_pane(_xray: XRay, key: tuple, title: str, _pixels: np.ndarray | None, _heat: np.ndarray | None,
-                 _lungs: np.ndarray | None) -> dict[str, Any]:  # fmt: skip
-    return viewer_pane(_xray, title=title, pixels=_pixels, heat=_heat, lungs=_lungs)
+def _cached_pane(_xray: XRay, key: tuple, title: str, _overlays: dict[str, Any]) -> dict[str, Any]:
+    return viewer_pane(_xray, title=title, **_overlays)
 
 
-def pane(xray: XRay, *, key: tuple, title: str, pixels: np.ndarray | None = None, heat: np.ndarray | None = None,
-         lungs: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
-    """:func:`core.export.viewer.viewer_pane`, packed once per ``key`` (what identifies the pixels and overlays
-    besides the image's SHA-256: a rerun then sends the same pane without packing it again)."""
-    return _cached_pane(xray, (xray.sha256, *key), title, pixels, heat, lungs)
+def pane(xray: XRay, *, key: tuple, title: str, **overlays: Any) -> dict[str, Any]:
+    """:func:`core.export.viewer.viewer_pane` (``overlays``: its ``pixels``, ``heat``, ``lungs``, ``sides``), packed
+    once per ``key`` (what identifies them besides the image's SHA-256: a rerun then sends the same pane without
+    packing it again)."""
+    return _cached_pane(xray, (xray.sha256, *key), title, overlays)
 
 
 def record_pane(store: PredictionStore, record: StoredPrediction, title: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ __all__ = [
     "heat_overlay",
     "heat_table",
     "heat_weight",
-    "lungs_overlay",
 ]
 
 #: The lung outline's colour: white reads over grey films and over every heat-map colour scale.
@@ -120,23 +119,6 @@ def draw_outline(
 
 #: The patient's right and left lungs' tints (Okabe-Ito blue and orange: told apart with every colour vision).
 LUNG_SIDE_RGB = {"right": (0, 114, 178), "left": (230, 159, 0)}
-
-
-def lungs_overlay(pixels: np.ndarray, right: np.ndarray, left: np.ndarray, *, max_side: int = 768) -> np.ndarray:
-    """The X-ray in grey with the patient's right lung tinted blue and the left one orange, each outlined: uint8
-    RGB, the longer side at most ``max_side``."""
-    import cv2
-
-    base = shrink_to_fit(pixels, max_side=max_side)
-    rgb = np.repeat(np.clip(base, 0.0, 1.0)[..., None] * 255.0, 3, axis=2).astype(np.float32)
-    height, width = base.shape
-    for side, mask in (("right", right), ("left", left)):
-        fitted = cv2.resize(np.asarray(mask, dtype=np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
-        rgb[fitted] = 0.65 * rgb[fitted] + 0.35 * np.array(LUNG_SIDE_RGB[side], dtype=np.float32)
-    out = np.rint(rgb).astype(np.uint8)
-    for side, mask in (("right", right), ("left", left)):
-        out = draw_outline(out, mask, colour=LUNG_SIDE_RGB[side])
-    return out
 
 
 #: Agreement of two masks, told apart with every colour vision (Okabe-Ito): only the first orange, only the second

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core.export.heatmap import heat_table
+from core.export.heatmap import LUNG_SIDE_RGB, OUTLINE_RGB, heat_table
 from core.types import XRay
 
 __all__ = ["grey_levels", "orientation_marks", "outline_rings", "viewer_args", "viewer_pane", "viewer_signature"]
@@ -64,7 +64,8 @@ def outline_rings(mask: np.ndarray, shape: tuple[int, int], *, tolerance_px: flo
 
 
 def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, heat: np.ndarray | None = None,
-                lungs: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+                lungs: np.ndarray | None = None, sides: tuple[np.ndarray, np.ndarray] | None = None,
+                ) -> dict[str, Any]:  # fmt: skip
     """One pane of the viewer.
 
     Parameters
@@ -79,7 +80,9 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
     heat : ndarray, optional
         A heat map in ``[0, 1]`` (any size: stretched over the image).
     lungs : ndarray of bool, optional
-        A lung mask (any size) whose outline is drawn.
+        A lung mask (any size) whose outline is drawn in white (:data:`~core.export.heatmap.OUTLINE_RGB`).
+    sides : (ndarray, ndarray), optional
+        The right and the left lung instead, outlined in their colours (:data:`~core.export.heatmap.LUNG_SIDE_RGB`).
     """
     image = np.asarray(xray.pixels if pixels is None else pixels, dtype=np.float32)
     if max(image.shape) > MAX_SIDE:  # beyond any radiograph's detector: shrunk, and the caption says so
@@ -117,8 +120,11 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
     if heat is not None:
         values = np.rint(np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0) * 255).astype(np.uint8)
         pane["heat"] = {"width": values.shape[1], "height": values.shape[0], "data": _pack(values)}
-    if lungs is not None and np.any(lungs):
-        pane["outline"] = outline_rings(lungs, (height, width))
+    masks = [(OUTLINE_RGB, lungs)] if sides is None else list(zip((LUNG_SIDE_RGB["right"], LUNG_SIDE_RGB["left"]),
+                                                                  sides, strict=True))  # fmt: skip
+    groups = [{"colour": "#" + bytes(colour).hex(), "rings": outline_rings(mask, (height, width))}
+              for colour, mask in masks if mask is not None and np.any(mask)]  # fmt: skip
+    pane["outline"] = groups or None
     return pane
 
 

@@ -92,7 +92,7 @@ def _single_view(views: Projections, shape: tuple[int, int, int], spacing_mm: tu
 # it is given.
 METHODS: dict[str, Method] = {method.name: method for method in (
     Method(name="fbp", label="FBP", min_views=2, max_views=None, masks=False,
-           build=lambda views, shape, spacing_mm, _=None: fbp(views)),
+           build=lambda views, shape, spacing_mm, progress=None: fbp(views, progress=progress)),
     Method(name="sart", label="SART (iterative)", min_views=2, max_views=None, masks=False,
            build=lambda views, shape, spacing_mm, progress=None: sart(
                views, iterations=sart_iterations(len(views.angles_deg)), progress=progress)),

@@ -76,18 +76,20 @@ export class Overlay {
     if (this.show.outline && this.pane.outline) {
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.lineWidth = 2;
-      ctx.strokeStyle = "#ffffff";
       ctx.shadowColor = "rgba(0,0,0,0.8)";
       ctx.shadowBlur = 2;
-      for (const ring of this.pane.outline) {
-        ctx.beginPath();
-        ring.forEach(([x, y], i) => {
-          const [cx, cy] = this.toCanvas(x, y);
-          if (i === 0) ctx.moveTo(cx, cy);
-          else ctx.lineTo(cx, cy);
-        });
-        ctx.closePath();
-        ctx.stroke();
+      for (const { colour, rings } of this.pane.outline) {
+        ctx.strokeStyle = colour;
+        for (const ring of rings) {
+          ctx.beginPath();
+          ring.forEach(([x, y], i) => {
+            const [cx, cy] = this.toCanvas(x, y);
+            if (i === 0) ctx.moveTo(cx, cy);
+            else ctx.lineTo(cx, cy);
+          });
+          ctx.closePath();
+          ctx.stroke();
+        }
       }
       ctx.shadowBlur = 0;
     }

@@ -38,10 +38,21 @@ def test_an_8_bit_file_has_no_spacing_nor_orientation_and_overlays_come_along():
     pane = viewer_pane(xray, title="plain", heat=np.full((16, 16), np.nan, np.float32), lungs=lungs)
     assert pane["spacing"] is None and pane["orientation"] is None
     assert (_unpack(pane["heat"]["data"], np.uint8) == 0).all()  # NaN heat shows as none, never as NaN
-    [ring] = pane["outline"]
+    [group] = pane["outline"]
+    assert group["colour"] == "#ffffff"
+    [ring] = group["rings"]
     xs, ys = zip(*ring, strict=True)
     assert min(xs) == pytest.approx(4 * 3, abs=2) and max(ys) == pytest.approx(24 * 2, abs=2)  # in image pixels
     assert viewer_pane(xray, title="plain", lungs=np.zeros((8, 8), bool))["outline"] is None
+
+
+def test_right_and_left_lungs_are_outlined_in_their_colours():
+    xray = read_xray(encode(np.full((64, 64), 100, np.uint8)), name="a.png")
+    right, left = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    right[10:50, 5:25], left[10:50, 40:60] = True, True
+    groups = viewer_pane(xray, title="a", sides=(right, left))["outline"]
+    assert [g["colour"] for g in groups] == ["#0072b2", "#e69f00"]  # Okabe-Ito blue (right), orange (left)
+    assert viewer_pane(xray, title="a", sides=(right, np.zeros_like(left)))["outline"][0]["colour"] == "#0072b2"
 
 
 def test_oblique_orientation_letters_are_mirrored_letter_by_letter():

@@ -11,7 +11,7 @@ import pytest
 
 from core.__main__ import main
 from core.errors import ModelError
-from core.export.heatmap import describe_heat_in_lungs, draw_outline, heat_inside, lungs_overlay
+from core.export.heatmap import describe_heat_in_lungs, draw_outline, heat_inside
 from core.lungs.data import HELD_OUT_CT, real_pairs, simulated_pairs
 from core.lungs.model import DEFAULT_LUNG_MODEL, load_lung_model
 from core.lungs.segment import LungSegmenter, split_sides
@@ -72,8 +72,6 @@ def test_outlines_and_sides_are_drawn():
     drawn = draw_outline(grey, mask)
     assert drawn.shape == (100, 120, 3) and (drawn.min(axis=2) > 180).sum() > 100  # a white ring (anti-aliased)
     assert np.array_equal(draw_outline(grey, None), draw_outline(grey, np.zeros_like(mask)))
-    sides = lungs_overlay(grey, _disc((100, 120), (50, 30), 15), _disc((100, 120), (50, 90), 15))
-    assert sides[50, 30, 2] > sides[50, 30, 0] and sides[50, 90, 0] > sides[50, 90, 2]  # blue right, orange left
 
 
 @pytest.fixture(scope="module")
