@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -17,8 +19,10 @@ def job_runner() -> JobRunner:
 
 @st.cache_data(ttl=60, show_spinner="Checking the data folder…")
 def dataset_summary(root: str) -> pd.DataFrame:
-    """Images per split and class, and the share of PNEUMONIA (raises InputError for a bad layout)."""
-    splits = scan_dataset(root)
+    """Images per split and class, and the share of PNEUMONIA (raises InputError for a bad layout). ``train/`` and
+    ``test/`` are required; ``val/`` is listed where present (training validates on patients split off ``train/``,
+    so a folder without it trains as well)."""
+    splits = scan_dataset(root, splits=("train", "val", "test") if (Path(root) / "val").is_dir() else ("train", "test"))
     rows = []
     for split, records in splits.items():
         counts = count_labels(records)

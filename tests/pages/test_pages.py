@@ -451,6 +451,23 @@ def test_admin_pages_need_the_right_password(page, admin_hash):
     assert any(b.label == "Sign out (admin)" for b in app.button)
 
 
+def test_the_train_page_takes_a_folder_without_val(admin_hash, tmp_path):
+    """The README's layout is train/ + test/; val/ is optional (validation patients are split off train/)."""
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for label in ("NORMAL", "PNEUMONIA"):
+            (tmp_path / split / label).mkdir(parents=True)
+            Image.new("L", (64, 64), 100).save(tmp_path / split / label / f"IM-0001-{len(split)}.png")
+    app = _sign_in(_run("pages/train.py"), ADMIN_PASSWORD)
+    app.text_input(key="train_data").set_value(str(tmp_path)).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert list(app.dataframe[0].value["split"]) == ["train", "test"]
+    (tmp_path / "test" / "NORMAL" / "IM-0001-4.png").unlink()
+    app.text_input(key="train_data").set_value(str(tmp_path) + "/").run()  # a new path: not the cached summary
+    assert "'test/NORMAL/' holds no image" in app.error[0].value
+
+
 def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash, shared_data):
     import time
 
