@@ -38,44 +38,67 @@ models = [shipped] + [{"version": m.version, "name": m.name, "meta": m.meta, "ac
 shipped["path"] = DEFAULT_MODEL_PATH
 
 
+#: Fewer test images than this and a model's figures are too uncertain to compare: marked in the table.
+FEW_TEST_IMAGES = 200
+
+
 def figure(figures: dict | None, key: str):
     value = (figures or {}).get(key)
     return None if value is None else float(value)
 
 
-def augmentation(meta: ModelMeta):
-    level = meta.recipe.get("augment")
-    return {True: "standard", False: "none"}.get(level, level)  # recipes written before the augmentation levels
+def with_interval(figures: dict | None, key: str, percent: bool, digits: int = 3) -> str:
+    """``"99.7 (99.2–100.0)"`` (percent) or ``"0.981 (0.970–0.989)"``: the figure and its 95 % interval where
+    recorded (``digits`` for a figure that is not a percentage)."""
+    value = figure(figures, key)
+    if value is None:
+        return "–"
+    scale, form = (100, "{:.1f}") if percent else (1, f"{{:.{digits}f}}")
+    text = form.format(value * scale)
+    low_high = ((figures or {}).get("ci95") or {}).get(key)
+    return text + (f" ({form.format(low_high[0] * scale)}–{form.format(low_high[1] * scale)})" if low_high else "")
+
+
+def test_size(meta: ModelMeta) -> str:
+    n = figure(meta.test, "n")
+    if n is None:
+        return "not tested"
+    return f"{int(n)}" + (" ⚠ few" if n < FEW_TEST_IMAGES else "")
 
 
 table = pd.DataFrame(
     [
         {
-            "Active": "●" if m["active"] else "",
-            "Model": m["name"],
+            "Model": ("● " if m["active"] else "") + m["name"],
             "Version": m["version"],
             "Architecture": m["meta"].architecture_label,
-            "Epochs": m["meta"].recipe.get("epochs"),
-            "Input": m["meta"].input_size,
-            "Augmentation": augmentation(m["meta"]),
-            "Test n": figure(m["meta"].test, "n"),
-            "Test accuracy": figure(m["meta"].test, "accuracy"),
-            "Sensitivity": figure(m["meta"].test, "sensitivity"),
-            "Specificity": figure(m["meta"].test, "specificity"),
-            "AUC": figure(m["meta"].test, "auc"),
-            "Validation AUC": figure(m["meta"].validation, "auc"),
+            "Test n": test_size(m["meta"]),
+            "Accuracy %": with_interval(m["meta"].test, "accuracy", True),
+            "Sensitivity %": with_interval(m["meta"].test, "sensitivity", True),
+            "Specificity %": with_interval(m["meta"].test, "specificity", True),
+            "AUC": with_interval(m["meta"].test, "auc", False, digits=2),
         }
         for m in models
     ]
 )
-percent = st.column_config.NumberColumn(format="percent")
-st.dataframe(table, hide_index=True, key="models_table",
-             column_config={"Test accuracy": percent, "Sensitivity": percent, "Specificity": percent,
-                            "AUC": st.column_config.NumberColumn(format="%.3f"),
-                            "Validation AUC": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+columns = {
+    "Model": 150,
+    "Version": 110,
+    "Architecture": 115,
+    "Test n": 70,
+    "Accuracy": 130,
+    "Sensitivity": 130,
+    "Specificity": 130,
+    "AUC": 125,
+}  # px: the table fits the page at 1400 px with the sidebar open
+st.dataframe(table, hide_index=True, key="models_table", width="stretch",
+             column_config={name: st.column_config.TextColumn(width=px) for name, px in columns.items()})  # fmt: skip
 st.caption(
-    "Figures on each model's held-out test split (n images; trial runs on a subset are tested on a subset too); models "
-    "were chosen and calibrated on validation only."
+    "● the model Diagnose uses. Figures on each model's held-out test split, each with its 95 % interval in "
+    "brackets (n images; trial runs on a subset are tested on a subset too); models were chosen and calibrated on "
+    "validation only. ⚠ few: tested on "
+    f"fewer than {FEW_TEST_IMAGES} images, too few to compare with the others. Recipes (epochs, input size, "
+    "augmentation) and validation figures are in each model's card below."
 )
 
 left, right = st.columns(2)
@@ -102,12 +125,30 @@ with right:
         st.caption("Test split. Rows: the data set's label; columns (→): the model's verdict.")
     buttons = st.columns(2)
     if not chosen["active"] and buttons[0].button("Activate for Diagnose", key="models_activate", type="primary"):
-        try:
-            registry.activate(chosen["version"]) if chosen["registered"] else registry.deactivate()
-        except CoreError as error:
-            st.error(str(error))
-        else:
-            st.rerun()
+        st.session_state["models_confirm"] = chosen["version"]
+    if st.session_state.get("models_confirm") == chosen["version"] and not chosen["active"]:
+        test = chosen["meta"].test or {}
+        with st.container(border=True, key="models_confirm_box"):
+            st.markdown(
+                f"**Activate {chosen['name']} ({chosen['version']}) for every doctor's Diagnose?** Tested on "
+                f"{test_size(chosen['meta'])} images: sensitivity {with_interval(test, 'sensitivity', True)} %, "
+                f"specificity {with_interval(test, 'specificity', True)} %, AUC {with_interval(test, 'auc', False)} "
+                "(95 % intervals in brackets)."
+            )
+            if figure(test, "n") is None or figure(test, "n") < FEW_TEST_IMAGES:
+                st.warning(f"This model was tested on fewer than {FEW_TEST_IMAGES} images: its figures are uncertain.")
+            confirm, cancel = st.columns(2)
+            if confirm.button("Confirm activation", key="models_activate_confirm", type="primary"):
+                try:
+                    registry.activate(chosen["version"]) if chosen["registered"] else registry.deactivate()
+                except CoreError as error:
+                    st.error(str(error))
+                else:
+                    st.session_state.pop("models_confirm", None)
+                    st.rerun()
+            if cancel.button("Cancel", key="models_activate_cancel"):
+                st.session_state.pop("models_confirm", None)
+                st.rerun()
     if chosen["registered"] and not chosen["active"] and buttons[1].button("Delete", key="models_delete"):
         try:
             registry.delete(chosen["version"])
