@@ -81,18 +81,7 @@ table = pd.DataFrame(
         for m in models
     ]
 )
-columns = {
-    "Model": 150,
-    "Version": 110,
-    "Architecture": 115,
-    "Test n": 70,
-    "Accuracy": 130,
-    "Sensitivity": 130,
-    "Specificity": 130,
-    "AUC": 125,
-}  # px: the table fits the page at 1400 px with the sidebar open
-st.dataframe(table, hide_index=True, key="models_table", width="stretch",
-             column_config={name: st.column_config.TextColumn(width=px) for name, px in columns.items()})  # fmt: skip
+st.dataframe(table, hide_index=True, key="models_table", width="stretch")
 st.caption(
     "● the model Diagnose uses. Figures on each model's held-out test split, each with its 95 % interval in "
     "brackets (n images; trial runs on a subset are tested on a subset too); models were chosen and calibrated on "

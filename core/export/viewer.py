@@ -26,8 +26,9 @@ _OPPOSITE = str.maketrans("LRAPHF", "RLPAFH")
 MAX_SIDE = 4608
 
 
-def _pack(values: np.ndarray) -> str:
-    return base64.b64encode(zlib.compress(np.ascontiguousarray(values).tobytes(), level=1)).decode("ascii")
+def _pack(raw: bytes) -> str:
+    """Bytes as the viewer reads them: zlib-deflated (fast level), then base64."""
+    return base64.b64encode(zlib.compress(raw, level=1)).decode("ascii")
 
 
 def grey_levels(xray: XRay) -> int:
@@ -110,7 +111,7 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
         "source": [xray.shape[1], xray.shape[0]],
         "max": most,
         "digest": hashlib.sha256(raw).hexdigest(),
-        "pixels": base64.b64encode(zlib.compress(raw, level=1)).decode("ascii"),
+        "pixels": _pack(raw),
         "spacing": spacing,
         "spacing_at": spacing and xray.spacing_at,
         "orientation": orientation_marks(xray),
@@ -119,7 +120,7 @@ def viewer_pane(xray: XRay, *, title: str, pixels: np.ndarray | None = None, hea
     }
     if heat is not None:
         values = np.rint(np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0) * 255).astype(np.uint8)
-        pane["heat"] = {"width": values.shape[1], "height": values.shape[0], "data": _pack(values)}
+        pane["heat"] = {"width": values.shape[1], "height": values.shape[0], "data": _pack(values.tobytes())}
     masks = [(OUTLINE_RGB, lungs)] if sides is None else list(zip((LUNG_SIDE_RGB["right"], LUNG_SIDE_RGB["left"]),
                                                                   sides, strict=True))  # fmt: skip
     groups = [{"colour": "#" + bytes(colour).hex(), "rings": outline_rings(mask, (height, width))}

@@ -7,14 +7,15 @@ that rectangle, in coordinates normalised to it (:data:`GRID` × :data:`GRID`, t
 side), in :data:`BANDS` bands of height from the top of the hull to its base; a point belongs to the lungs when its
 share reaches the prior's threshold. It never leaves the hull.
 
-How it was chosen (README, "Lungs in 3D"): the number of bands (1, 3, 6, 10) by fitting on two of the three training
-CTs and scoring on the third (6 was best: mean Dice 0.736, against 0.719 for one band); the threshold by the mean
-Dice of the CTs it is fitted on. The shipped prior (:data:`DEFAULT_SHAPE_PRIOR`) is fitted on the three CTs the lung
-model trained on; ``python -m core fit-shape-prior`` refits it.
+How it was chosen (README, "3D reconstruction"): the number of bands (1, 3, 6, 10) by fitting on two of the three
+training CTs and scoring on the third (6 was best: mean Dice 0.736, against 0.719 for one band); the threshold by
+the mean Dice of the CTs it is fitted on. The shipped prior (:data:`DEFAULT_SHAPE_PRIOR`) is fitted on the three
+CTs the lung model trained on; ``python -m core fit-shape-prior`` refits it.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -97,6 +98,12 @@ class ShapePrior:
         return cls(share=share, threshold=threshold, fitted_on=fitted_on)
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped() -> ShapePrior:
+    """:data:`DEFAULT_SHAPE_PRIOR`, read once per process (a failed read is not kept: it is tried again)."""
+    return ShapePrior.load()
+
+
 def _sections(hull: np.ndarray) -> Iterator[tuple[int, tuple[slice, slice], np.ndarray, int, bool]]:
     """Each connected piece of each axial slice of ``hull``: ``(slice, box, piece within box, band, mirrored)``;
     pieces right of the volume's middle are mirrored so that the medial side is always last."""
@@ -142,7 +149,7 @@ def prior_hull(views: Projections, *, shape: tuple[int, int, int], spacing_mm: t
     Meant for a frontal and a lateral view (each cross-section of their hull is a rectangle per lung).
     ``prior``: :data:`DEFAULT_SHAPE_PRIOR` when omitted.
     """
-    prior = prior or ShapePrior.load()
+    prior = prior or _shipped()
     hull = visual_hull(views, shape=shape, spacing_mm=spacing_mm).data
     return Volume(data=_apply(prior.share, prior.threshold, hull), spacing_mm=spacing_mm, unit="mask")
 

@@ -97,10 +97,6 @@ function register(pane, index, pixels) {
     modalityLutModule: { rescaleSlope: 1, rescaleIntercept: 0 },
     voiLutModule: { windowCenter: [max / 2], windowWidth: [max + 1] },
   });
-  imageLoader.registerImageLoader("xray", (id) => {
-    const entry = META.get(id);
-    return { promise: Promise.resolve(entry.image) };
-  });
   const voxelManager = utilities.VoxelManager.createImageVoxelManager({
     width, height, numberOfComponents: 1, scalarData: pixels, id: imageId,
   });
@@ -351,6 +347,8 @@ async function start() {
   await initCore();
   initTools();
   for (const tool of Object.values(TOOLS)) addTool(tool);
+  // our "xray:" images are made in the page (register()): the loader hands them over
+  imageLoader.registerImageLoader("xray", (id) => ({ promise: Promise.resolve(META.get(id).image) }));
   window.xrayViewer = {
     ready: false,
     state: null,
