@@ -279,15 +279,22 @@ def _xr_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hash_password(args: argparse.Namespace) -> int:
+def _add_user(args: argparse.Namespace) -> int:
     import getpass
 
-    from core.auth import hash_password
+    from core.store.audit import AuditTrail
+    from core.store.users import UserStore
 
-    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("Admin password: ")
-    if not args.stdin and getpass.getpass("Again: ") != password:
-        raise InputError("The two passwords differ.")
-    print(hash_password(password))
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not args.sso_only:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError("The two passwords differ.")
+    user = UserStore().add(args.name, role="admin" if args.admin else "doctor", password=password, email=args.email)
+    AuditTrail().record("command line", "add-user", user.name, f"role {user.role}")
+    print(f"added {user.role} '{user.name}'" + (f" ({user.email})" if user.email else ""))
     return 0
 
 
@@ -431,9 +438,13 @@ def _parser() -> argparse.ArgumentParser:
     xr.add_argument("--json", action="store_true", help="print one JSON list")
     xr.set_defaults(run=_xr_bench)
 
-    hashing = commands.add_parser("hash-password", help="print the hash of an admin password (for the environment)")
-    hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")
-    hashing.set_defaults(run=_hash_password)
+    user = commands.add_parser("add-user", help="add an account (the first admin: add-user NAME --admin)")
+    user.add_argument("name", help="the account's name: letters, digits, . _ - @ (kept in lower case)")
+    user.add_argument("--admin", action="store_true", help="an admin (default: a doctor)")
+    user.add_argument("--email", help="its e-mail address, for single sign-on where configured")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user.add_argument("--sso-only", action="store_true", help="no password: signs in by single sign-on only")
+    user.set_defaults(run=_add_user)
     return parser
 
 

@@ -1,15 +1,12 @@
-"""Admin passwords: scrypt hashes (never the password itself), constant-time checks, a growing delay after failures
-on the account, one attempt at a time.
-
-Where the hash lives: the environment variable ``XRAY_ADMIN_PASSWORD_HASH``, or ``admin_password_hash`` in
-Streamlit's secrets (``.streamlit/secrets.toml``); make one with ``python -m core hash-password``. With neither, admin
-pages stay locked.
+"""Passwords: scrypt hashes (never the password itself), constant-time checks, a growing delay after failures on
+the account, one attempt at a time. The hashes live with the accounts (:mod:`core.store.users`).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import math
@@ -32,7 +29,7 @@ _N, _R, _P = 2**14, 8, 1  # OWASP's minimum for scrypt: ~50 ms and 16 MB per che
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
     """``scrypt$N$r$p$<salt>$<hash>`` (base64) of a password of at least 8 characters."""
     if len(password) < 8:
-        raise InputError("An admin password needs at least 8 characters.")
+        raise InputError("A password needs at least 8 characters.")
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     encode = base64.b64encode
@@ -52,10 +49,16 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, base64.b64decode(expected))
 
 
+@functools.cache
+def _decoy() -> str:
+    """A hash no password matches, checked in place of an unknown account's."""
+    return hash_password(secrets.token_hex(16))
+
+
 class FailureDelay:
     """Slows guessing on an account: every attempt waits its turn, and the wait grows with the failures before it.
 
-    Attempts on one key (the account: there is one admin account) are checked one at a time: a lock is held through
+    Attempts on one key (the account) are checked one at a time: a lock is held through
     the delay and the password check, so parallel sessions queue behind one another instead of all waiting the same
     delay at once. The delay is 0 s with no failures on record, then ``base_s`` doubling with each further failure up
     to ``cap_s`` (0.5, 1, 2, 4, 8 s by default).
@@ -63,9 +66,9 @@ class FailureDelay:
     **How failures are forgotten**: only by time. One failure is forgotten for every ``forget_s`` seconds without a
     failure (the count stops at the failures that reach the cap, so after 5 minutes of quiet the 8 s cap has fallen
     back to 0 s by default, however long the attack was). A right password does not
-    reset the count: an attacker who keeps guessing gains nothing when the real admin signs in meanwhile, and a
+    reset the count: an attacker who keeps guessing gains nothing when the account's owner signs in meanwhile, and a
     count shared by everyone (keyed on the account, not on an address that a proxy or a NAT may share or an attacker
-    may change) cannot be reset from another address either. The cost is that an admin signing in during an attack
+    may change) cannot be reset from another address either. The cost is that the owner signing in during an attack
     waits like everyone else, at most ``cap_s`` plus the attempts queued before theirs.
 
     **Several servers**: with ``shared`` (a :class:`core.store.sign_in.SignInLedger` on the database they share) the
@@ -141,11 +144,11 @@ class FailureDelay:
         Parameters
         ----------
         key : str
-            The account (one admin account: a constant).
+            The account's name.
         password : str
             What was typed.
         stored : str or None
-            The configured hash; ``None`` (no admin configured) fails.
+            The account's hash; ``None`` (no such account, or no password) fails, after as long a check.
         sleep : callable
             ``time.sleep`` (injectable for tests).
 
@@ -168,7 +171,8 @@ class FailureDelay:
             with turn, self.shared.turn(key) if self.shared is not None else contextlib.nullcontext():
                 # one attempt per account at a time (across servers with ``shared``), through the delay and the check
                 sleep(self.wait_s(key))
-                ok = stored is not None and verify_password(password, stored)
+                # an unknown account costs a check too: the time taken does not tell which names exist
+                ok = verify_password(password, stored if stored is not None else _decoy()) and stored is not None
                 self.record(key, success=ok)
         finally:
             with self._lock:

@@ -1,5 +1,9 @@
 """Every prediction the workstation makes, kept on record: what was seen (a hash, not the image), what was said,
-by which model, when. The image itself is kept only when the user asks.
+by which model, for whom, when. The image itself is kept only when the user asks.
+
+Each record has an owner (the account that made it). Reading takes ``owner`` explicitly: a name reads that account's
+records only, ``None`` every record (admins). Records made before accounts existed have no owner: only admins see
+them. Records are deleted by their owner, by an admin, or by the retention job (:meth:`PredictionStore.delete`).
 """
 
 from __future__ import annotations
@@ -8,15 +12,24 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, Text, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.store.db import Base, as_utc, database_failure, session_factory
+from core.store.db import Base, as_utc, database_failure, reaching_database, session_factory
 from core.types import Prediction, reading
 
-__all__ = ["PredictionStore", "StoredPrediction"]
+__all__ = ["PredictionStore", "StoredPrediction", "pseudonym"]
+
+
+def pseudonym(file_name: str, sha256: str) -> str:
+    """The name a file is recorded and shown under unless the user keeps file names: ``image-`` and the first 12
+    hex digits of its SHA-256, with its extension (``DOE_JANE_MRN123.dcm`` → ``image-3fa2b1c4d5e6.dcm``). The same
+    file always gets the same pseudonym, so records of one film can still be found together."""
+    suffix = PurePath(str(file_name)).suffix.lower()
+    return f"image-{sha256[:12]}{suffix if suffix in ('.png', '.jpg', '.jpeg', '.dcm', '.dicom') else ''}"
 
 
 class _PredictionRow(Base):
@@ -37,6 +50,7 @@ class _PredictionRow(Base):
     model_version: Mapped[str] = mapped_column(String(64), index=True)
     warnings: Mapped[str] = mapped_column(Text, default="[]")
     image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # None: before accounts
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,8 @@ class StoredPrediction:
         Suitability warnings shown with the verdict.
     has_image : bool
         Whether the image's bytes were kept.
+    owner : str or None
+        The account that made it (``None`` for records made before accounts existed).
     """
 
     id: int
@@ -86,6 +102,7 @@ class StoredPrediction:
     model_version: str
     warnings: tuple[str, ...]
     has_image: bool
+    owner: str | None = None
 
     @property
     def reading(self) -> str:
@@ -115,8 +132,10 @@ class PredictionStore:
         model_version: str,
         warnings: Sequence[str] = (),
         image: bytes | None = None,
+        owner: str,
     ) -> int:
-        """Record one prediction; returns its id. ``image`` (the file's bytes) only when the user asked."""
+        """Record one prediction made for ``owner`` (an account's name); returns its id. ``image`` (the file's
+        bytes) only when the user asked."""
         file_name = _storable(file_name)[:255]
         ood = prediction.out_of_distribution
         row = _PredictionRow(
@@ -134,6 +153,7 @@ class PredictionStore:
             model_version=model_version,
             warnings=json.dumps([_storable(w) for w in warnings]),
             image=image,
+            owner=owner,
         )
         try:
             with self._sessions.begin() as session:
@@ -146,6 +166,7 @@ class PredictionStore:
     def query(
         self,
         *,
+        owner: str | None,
         labels: Sequence[str] | None = None,
         model_version: str | None = None,
         name_contains: str | None = None,
@@ -159,6 +180,9 @@ class PredictionStore:
 
         Parameters
         ----------
+        owner : str or None
+            An account's name: its records only; ``None``: every record (for admins). Required, so that no caller
+            reads everyone's records by omission.
         labels : sequence of str, optional
             Keep these verdicts only.
         model_version : str, optional
@@ -173,7 +197,7 @@ class PredictionStore:
             and not flagged (``False``); records not assessed match neither.
         limit : int
         """
-        statement = select(_PredictionRow, _PredictionRow.image.isnot(None))
+        statement = _owned(select(_PredictionRow, _PredictionRow.image.isnot(None)), owner)
         if labels is not None:
             statement = statement.where(_PredictionRow.label.in_(list(labels)))
         if model_version:
@@ -195,16 +219,36 @@ class PredictionStore:
         except SQLAlchemyError as error:
             raise database_failure(error, "read the prediction records") from error
 
-    def image(self, record_id: int) -> bytes | None:
-        """The kept image bytes of a record (``None`` when none were kept or the record does not exist)."""
-        with self._sessions() as session:
-            return session.scalar(select(_PredictionRow.image).where(_PredictionRow.id == record_id))
+    def image(self, record_id: int, *, owner: str | None) -> bytes | None:
+        """The kept image bytes of a record (``None`` when none were kept, or the record does not exist or is not
+        ``owner``'s)."""
+        statement = _owned(select(_PredictionRow.image).where(_PredictionRow.id == record_id), owner)
+        with reaching_database("read the kept image"), self._sessions() as session:
+            return session.scalar(statement)
 
-    def model_versions(self) -> dict[str, str]:
-        """Model version → description, for every model that has records."""
-        statement = select(_PredictionRow.model_version, _PredictionRow.model).distinct()
-        with self._sessions() as session:
+    def model_versions(self, *, owner: str | None) -> dict[str, str]:
+        """Model version → description, for every model that has records (``owner``'s, or everyone's)."""
+        statement = _owned(select(_PredictionRow.model_version, _PredictionRow.model).distinct(), owner)
+        with reaching_database("read the prediction records"), self._sessions() as session:
             return {version: model for version, model in session.execute(statement)}
+
+    def delete(self, *, owner: str | None, ids: Sequence[int] | None = None,
+               before: dt.datetime | None = None) -> list[int]:  # fmt: skip
+        """Delete records (and their kept images): those of ``ids``, or those made before ``before``, or both
+        filters; ``owner``'s only, or anyone's with ``None``. Without ``ids`` or ``before`` nothing is deleted.
+        Returns the ids deleted."""
+        if ids is None and before is None:
+            return []
+        statement = _owned(select(_PredictionRow.id), owner)
+        if ids is not None:
+            statement = statement.where(_PredictionRow.id.in_([int(i) for i in ids]))
+        if before is not None:
+            statement = statement.where(_PredictionRow.created < as_utc(before))
+        with reaching_database("delete the records"), self._sessions.begin() as session:
+            gone = list(session.scalars(statement))
+            for start in range(0, len(gone), 500):
+                session.execute(delete(_PredictionRow).where(_PredictionRow.id.in_(gone[start : start + 500])))
+        return gone
 
 
 def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
@@ -224,7 +268,13 @@ def _stored(row: _PredictionRow, has_image: bool) -> StoredPrediction:
         model_version=row.model_version,
         warnings=tuple(json.loads(row.warnings or "[]")),
         has_image=bool(has_image),
+        owner=row.owner,
     )
+
+
+def _owned(statement, owner: str | None):
+    """``statement`` restricted to ``owner``'s records (``None``: unrestricted)."""
+    return statement if owner is None else statement.where(_PredictionRow.owner == owner)
 
 
 def _storable(text: str) -> str:

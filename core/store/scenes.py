@@ -9,6 +9,12 @@ PostgreSQL behind a load balancer) serves every scene. Scenes made before that k
 ``scenes.glb``: they are read from that file where it exists (on the server that made them), and on that first read
 their GLB moves into the database (the file is left in place); new scenes store an empty ``scenes.glb``.
 
+Each scene has an owner (the account that made it; ``None`` for scenes made before accounts), who lists it
+(:meth:`SceneStore.owned`), may revoke its link (the scene then answers as unknown, for good) and delete it. The
+same owner opening the same content again gets the same scene back (:meth:`SceneStore.create`), so the pins dropped
+on it are kept. Whoever has a live link may view and annotate the scene: the link is the key, and revoking it is how
+it is taken back.
+
 Every refusal is a sentence: :class:`~core.errors.InputError` for bad input (checked before it reaches the
 database: lone surrogates, NUL and other control characters, numbers that are not finite, ids past the 32-bit id
 column), :class:`SceneNotFound` for unknown scenes and pins, and :class:`~core.store.db.StoreError` when the database
@@ -18,6 +24,7 @@ cannot be reached (its message names no URL, path or SQL; the cause is chained a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import numbers
 import re
@@ -39,6 +46,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -134,6 +142,9 @@ class _SceneRow(Base):
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     # The GLB file of a scene made before GLBs were kept in scene_models; empty for newer scenes.
     legacy_path: Mapped[str] = mapped_column("glb", Text, default="")
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # None: before accounts
+    content: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # SHA-256 of the GLB
+    revoked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class _ModelRow(Base):
@@ -157,11 +168,18 @@ class _AnnotationRow(Base):
 
 @dataclass(frozen=True)
 class Scene:
-    """A stored scene: ``id``, ``title`` and ``created`` (UTC); its GLB is :meth:`SceneStore.model`."""
+    """A stored scene: ``id``, ``title`` and ``created`` (UTC), its ``owner``, and its number of ``pins`` where listed
+    (:meth:`SceneStore.owned`); its GLB is :meth:`SceneStore.model`."""
 
     id: str
     title: str
     created: dt.datetime
+    owner: str | None = None
+    pins: int | None = None
+
+
+def _scene(row: _SceneRow, pins: int | None = None) -> Scene:
+    return Scene(id=row.id, title=row.title, created=as_utc(row.created), owner=row.owner, pins=pins)
 
 
 @dataclass(frozen=True)
@@ -180,7 +198,7 @@ def _scene_row(session: Session, scene_id: object, *, lock: bool = False) -> _Sc
     :class:`SceneNotFound`, also for a scene from before GLBs were kept in the database whose file is gone."""
     statement = select(_SceneRow).where(_SceneRow.id == _scene_id(scene_id))
     row = session.scalars(statement.with_for_update() if lock else statement).one_or_none()
-    if row is None or (row.legacy_path and not Path(row.legacy_path).is_file()):
+    if row is None or row.revoked is not None or (row.legacy_path and not Path(row.legacy_path).is_file()):
         raise SceneNotFound("No such scene.")
     return row
 
@@ -216,8 +234,9 @@ class SceneStore:
     def __init__(self, url: str | None = None) -> None:
         self._sessions = session_factory(url)
 
-    def create(self, glb: bytes, *, title: str) -> Scene:
-        """Store a GLB (at most :data:`MAX_GLB_BYTES`) under a new unguessable id.
+    def create(self, glb: bytes, *, title: str, owner: str | None = None) -> Scene:
+        """Store a GLB (at most :data:`MAX_GLB_BYTES`) under a new unguessable id, or, when ``owner`` already has a
+        live scene of the same GLB, give that one back (its pins kept; the title is not changed).
 
         Parameters
         ----------
@@ -226,6 +245,8 @@ class SceneStore:
         title : str
             Shown to whoever has the link: no patient data. Stripped and cut to :data:`MAX_TITLE_CHARS`; a blank
             one becomes "3D scene".
+        owner : str, optional
+            The account making it.
 
         Returns
         -------
@@ -238,18 +259,61 @@ class SceneStore:
                              f"{len(glb) / 2**20:.1f} MB. Export it with core.export.gltf.mesh_to_glb.")  # fmt: skip
         title = title.strip()[:MAX_TITLE_CHARS] if isinstance(title, str) else title
         title = _clean_text(title or "3D scene", what="A scene's title", most=MAX_TITLE_CHARS)
-        row = _SceneRow(id=secrets.token_hex(16), title=title, created=dt.datetime.now(dt.UTC), legacy_path="")
+        content = hashlib.sha256(glb).hexdigest()
         with reaching_database("store the scene"), self._sessions.begin() as session:
+            if owner is not None:
+                same = select(_SceneRow).where(_SceneRow.owner == owner, _SceneRow.content == content,
+                                               _SceneRow.revoked.is_(None))  # fmt: skip
+                existing = session.scalars(same.order_by(_SceneRow.created.desc())).first()
+                if existing is not None:
+                    return _scene(existing)
+            row = _SceneRow(id=secrets.token_hex(16), title=title, created=dt.datetime.now(dt.UTC), legacy_path="",
+                            owner=owner, content=content)  # fmt: skip
             session.add(row)
             session.flush()  # the scene before its model (the foreign key)
             session.add(_ModelRow(scene_id=row.id, glb=bytes(glb)))
-        return Scene(id=row.id, title=row.title, created=row.created)
+            return _scene(row)
 
     def get(self, scene_id: str) -> Scene:
-        """The scene, or :class:`SceneNotFound`."""
+        """The scene, or :class:`SceneNotFound` (also once its link is revoked)."""
         with reaching_database("read the scene"), self._sessions() as session:
-            row = _scene_row(session, scene_id)
-            return Scene(id=row.id, title=row.title, created=as_utc(row.created))
+            return _scene(_scene_row(session, scene_id))
+
+    def owned(self, *, owner: str | None) -> list[Scene]:
+        """The live scenes of ``owner`` (every live scene with ``None``, for admins), newest first, with their
+        numbers of pins."""
+        pins = (select(_AnnotationRow.scene_id, func.count().label("n")).group_by(_AnnotationRow.scene_id)
+                .subquery())  # fmt: skip
+        statement = (select(_SceneRow, func.coalesce(pins.c.n, 0)).outerjoin(pins, pins.c.scene_id == _SceneRow.id)
+                     .where(_SceneRow.revoked.is_(None)).order_by(_SceneRow.created.desc()))  # fmt: skip
+        if owner is not None:
+            statement = statement.where(_SceneRow.owner == owner)
+        with reaching_database("list the scenes"), self._sessions() as session:
+            return [_scene(row, int(n)) for row, n in session.execute(statement)]
+
+    def revoke(self, scene_id: str, *, owner: str | None) -> None:
+        """Take a scene's link back for good: it answers as unknown from then on (its pins stay in the database
+        until it is deleted). ``owner``'s scenes only (any with ``None``); :class:`SceneNotFound` otherwise."""
+        with reaching_database("revoke the scene's link"), self._sessions.begin() as session:
+            row = _scene_row(session, scene_id, lock=True)
+            if owner is not None and row.owner != owner:
+                raise SceneNotFound("No such scene.")
+            row.revoked = dt.datetime.now(dt.UTC)
+
+    def delete(self, *, owner: str | None, before: dt.datetime) -> list[str]:
+        """Delete the scenes (revoked ones too) made before ``before``, with their models and pins: ``owner``'s
+        only, or anyone's with ``None``. Returns their ids."""
+        statement = select(_SceneRow.id).where(_SceneRow.created < as_utc(before))
+        if owner is not None:
+            statement = statement.where(_SceneRow.owner == owner)
+        with reaching_database("delete the scenes"), self._sessions.begin() as session:
+            gone = list(session.scalars(statement))
+            for start in range(0, len(gone), 500):
+                chunk = gone[start : start + 500]
+                for table in (_AnnotationRow, _ModelRow):  # explicit: SQLite's cascade needs foreign keys on
+                    session.execute(sa_delete(table).where(table.scene_id.in_(chunk)))
+                session.execute(sa_delete(_SceneRow).where(_SceneRow.id.in_(chunk)))
+        return gone
 
     def model(self, scene_id: str) -> bytes:
         """The scene's GLB, or :class:`SceneNotFound`."""

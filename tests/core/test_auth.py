@@ -90,14 +90,30 @@ def test_parallel_attempts_on_the_account_wait_for_one_another():
     assert delay.wait_s("admin") == 8.0
 
 
-def test_the_command_line_prints_a_hash_of_the_password_given(monkeypatch, capsys):
+def test_the_command_line_adds_the_first_admin_with_a_hashed_password(monkeypatch, capsys):
     import io
 
     from core.__main__ import main
+    from core.store.audit import AuditTrail
+    from core.store.users import UserStore
 
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
-    assert main(["hash-password", "--stdin"]) == 0
-    assert verify_password("correct horse", capsys.readouterr().out.strip())
+    assert main(["add-user", "Alice", "--admin", "--password-stdin"]) == 0
+    assert "added admin 'alice'" in capsys.readouterr().out
+    users = UserStore()
+    assert users.get("alice").is_admin
+    assert verify_password("correct horse", users.password_hash("ALICE"))
+    assert [(e.actor, e.action, e.target) for e in AuditTrail().query()] == [("command line", "add-user", "alice")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    assert main(["add-user", "alice", "--password-stdin"]) == 2  # taken: a sentence, not a traceback
+    assert "already taken" in capsys.readouterr().err
+
+
+def test_an_unknown_account_costs_a_password_check_too():
+    delay = FailureDelay()
+    started = time.perf_counter()
+    assert delay.check("nobody", "a guess", None, sleep=lambda s: None) is False
+    assert time.perf_counter() - started > 0.01  # scrypt ran on a decoy hash: the time does not tell
 
 
 def test_a_long_attack_neither_overflows_the_delay_nor_outlasts_a_short_one():

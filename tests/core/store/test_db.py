@@ -21,7 +21,7 @@ def test_a_table_from_an_older_version_gets_its_new_columns_and_indexes(db_url):
     inspector = inspect(engine)
     assert "warnings" in {c["name"] for c in inspector.get_columns("predictions")}
     assert "ix_predictions_label" in {i["name"] for i in inspector.get_indexes("predictions")}
-    assert store.query() == []
+    assert store.query(owner=None) == []
 
 
 def test_records_from_before_the_borderline_band_read_as_not_borderline(db_url):
@@ -36,7 +36,7 @@ def test_records_from_before_the_borderline_band_read_as_not_borderline(db_url):
             "'v', '[]')"
         )
     db._schema_ready.pop(engine)
-    (record,) = PredictionStore(db_url).query()
+    (record,) = PredictionStore(db_url).query(owner=None)
     assert (record.file_name, record.borderline, record.reading) == ("old.png", False, "NORMAL")
     del store
 
@@ -59,13 +59,13 @@ def test_records_from_before_the_unfamiliarity_check_read_as_not_assessed(db_url
     db._schema_ready.pop(engine)
     upgraded = PredictionStore(db_url)
     assert {"ood_score", "unfamiliar"} <= {c["name"] for c in inspect(engine).get_columns("predictions")}
-    (record,) = upgraded.query()
+    (record,) = upgraded.query(owner=None)
     assert (record.file_name, record.ood_score, record.unfamiliar, record.reading) == ("old.png", None, None, "NORMAL")
     flagged = Prediction(label="NORMAL", probabilities={"NORMAL": 0.9, "PNEUMONIA": 0.1}, threshold=0.4, model="m",
                          out_of_distribution=OutOfDistribution(0.5, 0.384))  # fmt: skip
-    upgraded.add(file_name="new.png", sha256="cd", prediction=flagged, model_version="v")
-    assert [(r.file_name, r.unfamiliar) for r in upgraded.query(unfamiliar=True)] == [("new.png", True)]
-    assert upgraded.query(unfamiliar=False) == []
+    upgraded.add(owner="tester", file_name="new.png", sha256="cd", prediction=flagged, model_version="v")
+    assert [(r.file_name, r.unfamiliar) for r in upgraded.query(owner=None, unfamiliar=True)] == [("new.png", True)]
+    assert upgraded.query(owner=None, unfamiliar=False) == []
     del store
 
 
@@ -73,7 +73,7 @@ def test_the_data_folder_and_the_sqlite_files_are_owner_only(tmp_path, monkeypat
     home = tmp_path / "home"
     monkeypatch.setenv("XRAY_HOME", str(home))
     store = PredictionStore()
-    store.query()
+    store.query(owner=None)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     files = sorted(home.glob("workstation.db*"))
     assert {p.name for p in files} >= {"workstation.db", "workstation.db-wal", "workstation.db-shm"}
