@@ -37,6 +37,7 @@ __all__ = [
     "InputLimits",
     "encode_png",
     "encode_png_rgb",
+    "kept_copy",
     "read_volume",
     "read_xray",
     "read_xray_file",
@@ -154,6 +155,51 @@ def read_xray(data: bytes, *, name: str, limits: InputLimits = DEFAULT_LIMITS) -
     else:
         xray = _read_raster(data, name=name, limits=limits)
     return dataclasses.replace(xray, sha256=hashlib.sha256(data).hexdigest())
+
+
+# What a kept DICOM copy holds (:func:`kept_copy`): the image and how to display and measure it, nothing else.
+_DICOM_IMAGE_TAGS = (
+    "SOPClassUID", "Modality", "BodyPartExamined", "ViewPosition", "PatientOrientation", "ImageLaterality",
+    "SamplesPerPixel", "PhotometricInterpretation", "PlanarConfiguration", "Rows", "Columns", "BitsAllocated",
+    "BitsStored", "HighBit", "PixelRepresentation", "PixelSpacing", "ImagerPixelSpacing", "PixelAspectRatio",
+    "EstimatedRadiographicMagnificationFactor", "RescaleSlope", "RescaleIntercept", "RescaleType", "WindowCenter",
+    "WindowWidth", "VOILUTFunction", "VOILUTSequence", "ModalityLUTSequence", "PresentationLUTShape",
+    "PixelPaddingValue", "LossyImageCompression", "PixelData",
+)  # fmt: skip
+
+
+def kept_copy(data: bytes, *, name: str) -> bytes:
+    """The bytes to keep of an upload: a JPEG or PNG as it is; a DICOM file rebuilt with its image tags only (pixels,
+    geometry, spacing, orientation, windowing, modality and view: :data:`_DICOM_IMAGE_TAGS`), so that no
+    identifier (name, ID, birth date, accession number, institution, dates, UIDs, private tags) is ever stored.
+    The copy is marked ``PatientIdentityRemoved``. Text burned into the pixels is not removed.
+
+    The file must have been read by :func:`read_xray` already (this does not check limits again).
+    """
+    has_preamble = data[128:132] == b"DICM"
+    if not (has_preamble or Path(name).name.lower().endswith(_DICOM_EXTENSIONS)) or data.startswith(
+        (b"\x89PNG", b"\xff\xd8\xff")
+    ):
+        return data
+    source = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+    copy = pydicom.Dataset()
+    for keyword in _DICOM_IMAGE_TAGS:
+        if keyword in source:
+            copy[keyword] = source[keyword]
+    copy.SOPInstanceUID = pydicom.uid.generate_uid()
+    copy.PatientIdentityRemoved = "YES"
+    copy.DeidentificationMethod = "X-ray workstation: image tags kept, every other element dropped"
+    syntax = (
+        getattr(getattr(source, "file_meta", None), "TransferSyntaxUID", None) or pydicom.uid.ExplicitVRLittleEndian
+    )
+    copy.file_meta = pydicom.dataset.FileMetaDataset()
+    copy.file_meta.TransferSyntaxUID = syntax
+    copy.file_meta.MediaStorageSOPClassUID = copy.get("SOPClassUID", pydicom.uid.SecondaryCaptureImageStorage)
+    copy.file_meta.MediaStorageSOPInstanceUID = copy.SOPInstanceUID
+    copy.SOPClassUID = copy.file_meta.MediaStorageSOPClassUID
+    out = io.BytesIO()
+    copy.save_as(out, enforce_file_format=True)
+    return out.getvalue()
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from types import MappingProxyType
 
 import numpy as np
@@ -326,3 +327,11 @@ class Mesh:
     def n_triangles(self) -> int:
         """Number of triangles."""
         return len(self.faces)
+
+
+def pseudonym(file_name: str, sha256: str) -> str:
+    """The name a file is recorded and shown under unless the user keeps file names: ``image-`` and the first 12
+    hex digits of its SHA-256, with its extension (``DOE_JANE_MRN123.dcm`` → ``image-3fa2b1c4d5e6.dcm``). The same
+    file always gets the same pseudonym, so records of one film can still be found together."""
+    suffix = PurePath(str(file_name)).suffix.lower()
+    return f"image-{sha256[:12]}{suffix if suffix in ('.png', '.jpg', '.jpeg', '.dcm', '.dicom') else ''}"

@@ -12,9 +12,11 @@ from core.errors import CoreError
 from core.explain import CAM_METHODS
 from core.export.heatmap import HEAT_COLOURMAPS, colour_bar, describe_heat_in_lungs, draw_outline
 from core.export.report import REPORT_FORMATS, diagnosis_report
+from core.io import kept_copy
 from core.reconstruct.surface import height_field
 from core.suitability import suitability_warnings
-from core.types import Prediction
+from core.types import Prediction, pseudonym
+from ui.auth import audit, require_user
 from ui.diagnosis import diagnose_cached, predict_cached
 from ui.inputs import Upload, pick_xrays
 from ui.layout import RESEARCH_NOTICE
@@ -24,6 +26,7 @@ from ui.viewer import image_viewer, pane, record_pane
 from ui.xr import vr_panel
 
 page_setup()
+user = require_user()
 
 CARDS_PER_PAGE = 4
 
@@ -78,7 +81,21 @@ with st.sidebar:
         "Keep the image files in the database",
         value=False,
         key="keep_images",
-        help="Off: only each file's SHA-256 hash, name and verdict are recorded.",
+        help="Off: only each file's SHA-256 hash, name and verdict are recorded. On: the file too (a DICOM file "
+        "with its image tags only: no name, ID, date or institution is kept).",
+    )
+    keep_names = st.toggle(
+        "Keep file names",
+        value=False,
+        key="keep_names",
+        help="Off: each file is shown and recorded as image-<the first 12 hex digits of its SHA-256> (file names "
+        "often hold a patient's name or ID). On: under its own name.",
+    )
+    name_on_reports = st.toggle(
+        "Print file names on reports",
+        value=False,
+        key="name_on_reports",
+        help="Off: reports name the file by its pseudonym.",
     )
 
 uploads = pick_xrays(key="diagnose")
@@ -86,6 +103,13 @@ if not uploads:
     st.info("Upload one or several chest X-rays, or pick samples, to get verdicts and heat maps.")
     st.stop()
 readable = [u for u in uploads if u.xray is not None]
+
+
+def shown(upload: Upload) -> str:
+    """The name a file is shown and recorded under: its own with "Keep file names", else its pseudonym."""
+    return upload.name if keep_names or upload.xray is None else pseudonym(upload.name, upload.xray.sha256)
+
+
 predictions = dict(zip((id(u) for u in readable), predict_cached(diagnoser, [u.xray for u in readable]), strict=True))
 
 
@@ -95,19 +119,22 @@ def record(upload: Upload) -> None:
     recorded = st.session_state.setdefault("diagnose_recorded", set())
     if key in recorded:
         return
+    prediction = predictions[id(upload)]
     try:
-        prediction_store().add(
-            file_name=upload.name,
+        record_id = prediction_store().add(
+            file_name=shown(upload),
             sha256=upload.xray.sha256,
-            prediction=predictions[id(upload)],
+            prediction=prediction,
             model_version=classifier.version,
             warnings=suitability_warnings(upload.xray),
-            image=upload.data if keep_images else None,
+            image=kept_copy(upload.data, name=upload.name) if keep_images else None,
+            owner=user.name,
         )
     except CoreError as error:
-        st.warning(f"The prediction for '{upload.name}' was not recorded: {error}")
+        st.warning(f"The prediction for '{shown(upload)}' was not recorded: {error}")
         return
     recorded.add(key)
+    audit("verdict", record_id, prediction.reading)
 
 
 for upload in readable:
@@ -125,7 +152,7 @@ def unfamiliar_cell(prediction: Prediction) -> str:
 table = pd.DataFrame(
     [
         {
-            "File": u.name,
+            "File": shown(u),
             "Verdict": predictions[id(u)].reading if u.xray is not None else "not read",
             "Pneumonia score": predictions[id(u)].score if u.xray is not None else None,
             "Unfamiliar": unfamiliar_cell(predictions[id(u)]) if u.xray is not None else "",
@@ -149,6 +176,7 @@ st.download_button(
     file_name=f"verdicts_{dt.datetime.now(dt.UTC):%Y%m%d_%H%M%S}.csv",
     mime="text/csv",
     key="download_csv",
+    on_click=lambda: audit("export-records", f"{len(table)} verdicts", "Diagnose table (CSV)"),
 )
 for upload in uploads:
     if upload.error:
@@ -163,7 +191,8 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
     diagnosis = diagnose_cached(diagnoser, upload.xray, method=method, faithfulness=faithfulness)
     prediction, cam = diagnosis.prediction, diagnosis.cam
     with st.container(border=True, key=f"card_{index}"):
-        st.markdown(f"#### {upload.name}")
+        name = shown(upload)
+        st.markdown(f"#### {name}")
         if prediction.unfamiliar:  # the verdict cannot be relied on: said before anything else about it
             st.error(prediction.out_of_distribution.explanation(), icon=":material/help:")
         for warning in diagnosis.warnings:
@@ -187,7 +216,7 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
         st.caption(f"Model {classifier.description}, version {classifier.version}.")
         image_viewer(
             [pane(upload.xray, key=(classifier.version, cam.method, cam.target, lungs is not None),
-                  title=f"{upload.name}: {cam.method}, evidence for {cam.target}", heat=cam.heat, lungs=lungs)],
+                  title=f"{name}: {cam.method}, evidence for {cam.target}", heat=cam.heat, lungs=lungs)],
             key=f"viewer_{index}", colourmap=colourmap, outline=outline, opacity=opacity,
         )  # fmt: skip
         st.caption(f"{cam.method}: evidence for {cam.target}, over the film at full resolution"
@@ -207,16 +236,17 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 f"stretched)" + (", lungs outlined" if outline and lungs is not None else ""),
                 width=min(448, 2 * classifier.input_size),
             )
-        stem = Path(upload.name).stem
+        printed = upload.name if name_on_reports else pseudonym(upload.name, upload.xray.sha256)
         for column, fmt in zip(st.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
             column.download_button(
                 f"Report ({fmt.upper()})",
-                data=lambda d=diagnosis, f=fmt: diagnosis_report(
-                    d, model=MODEL_FACTS, fmt=f, opacity=opacity, colourmap=colourmap
+                data=lambda d=diagnosis, f=fmt, n=printed: diagnosis_report(
+                    d, model=MODEL_FACTS, fmt=f, opacity=opacity, colourmap=colourmap, file_name=n
                 ),
-                file_name=f"{stem}_report.{fmt}",
+                file_name=f"{Path(printed).stem}_report.{fmt}",
                 mime=REPORT_FORMATS[fmt],
                 key=f"report_{fmt}_{index}",
+                on_click=lambda n=printed, f=fmt: audit("export-report", n, f.upper()),
             )
         with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
             vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",
@@ -232,7 +262,8 @@ compare = st.toggle(
 if not compare:
     st.stop()
 try:
-    kept = [r for r in prediction_store().query(limit=50) if r.has_image]
+    owner = None if user.is_admin else user.name
+    kept = [r for r in prediction_store().query(owner=owner, limit=50) if r.has_image]
 except CoreError as error:
     kept = []
     st.caption(f"Kept images cannot be listed: {error}")
@@ -241,7 +272,7 @@ choices = [("upload", i) for i in range(len(readable))] + [("record", r) for r i
 
 def choice_label(choice: tuple[str, object]) -> str:
     kind, item = choice
-    return f"upload: {readable[item].name}" if kind == "upload" else f"record #{item.id}: {item.file_name}"
+    return f"upload: {shown(readable[item])}" if kind == "upload" else f"record #{item.id}: {item.file_name}"
 
 
 if len(choices) < 2:
@@ -254,9 +285,11 @@ panes = []
 for kind, item in (a, b):
     try:
         panes.append(
-            pane(readable[item].xray, key=("plain",), title=readable[item].name)
+            pane(readable[item].xray, key=("plain",), title=shown(readable[item]))
             if kind == "upload"
-            else record_pane(prediction_store(), item, f"#{item.id} {item.file_name} ({item.created:%Y-%m-%d})")
+            else record_pane(
+                prediction_store(), item, f"#{item.id} {item.file_name} ({item.created:%Y-%m-%d})", owner=owner
+            )
         )
     except CoreError as error:
         st.error(f"{choice_label((kind, item))}: {error}")

@@ -1,4 +1,4 @@
-"""History: every prediction the workstation has made, filtered and exported."""
+"""History: the signed-in doctor's verdicts (an admin's: everyone's), filtered, exported, viewed and deleted."""
 
 from __future__ import annotations
 
@@ -8,24 +8,31 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import CoreError
+from core.store.retention import delete_records
+from ui.auth import audit, require_user
 from ui.models import prediction_store
 from ui.navigation import page_setup
 from ui.viewer import image_viewer, record_pane
 
 page_setup()
+user = require_user()
+owner = None if user.is_admin else user.name  # admins see every account's records
 
 _UNFAMILIAR = {True: "yes", False: "not flagged", None: "not assessed"}  # a record's "unfamiliar", in the table's words
 
 st.title("History")
 st.caption(
-    "Every verdict given on the Diagnose page, newest first: file name, the SHA-256 of its bytes (the image itself "
+    ("Every account's verdicts" if user.is_admin else "Your verdicts") + " on the Diagnose page, newest first: "
+    "file name (a pseudonym unless names were kept), the SHA-256 of its bytes (the image itself "
     'only where the user chose to keep it), the verdict (or "borderline: review") with its score and threshold, '
     'whether the image was unlike the images the model learned from ("unreliable: unfamiliar image", with its '
     'unfamiliarity score; "not assessed" for models without that check), the model and the time (UTC).'
 )
+if (deleted := st.session_state.pop("history_deleted", None)) is not None:
+    st.success(f"{deleted} records deleted.")
 try:
     store = prediction_store()
-    models = store.model_versions()
+    models = store.model_versions(owner=owner)
 except CoreError as error:
     st.error(f"The records cannot be opened. {error}")
     st.stop()
@@ -50,8 +57,8 @@ if isinstance(dates, tuple | list) and len(dates) == 2:
     until = dt.datetime.combine(dates[1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 try:
-    records = store.query(labels=labels, model_version=version, name_contains=name.strip() or None, since=since,
-                          until=until, borderline=True if borderline_only else None,
+    records = store.query(owner=owner, labels=labels, model_version=version, name_contains=name.strip() or None,
+                          since=since, until=until, borderline=True if borderline_only else None,
                           unfamiliar=True if unfamiliar_only else None)  # fmt: skip
 except CoreError as error:
     st.error(f"The records cannot be read. {error}")
@@ -76,16 +83,19 @@ table = pd.DataFrame(
             "SHA-256": r.sha256,
             "Warnings": " ".join(r.warnings),
             "Image kept": r.has_image,
+            **({"Account": r.owner or "(before accounts)"} if user.is_admin else {}),
         }
         for r in records
     ]
 )
 counts = table["Verdict"].value_counts()
 st.subheader(f"{len(table)} predictions · " + " · ".join(f"{label} {n}" for label, n in counts.items()))
-st.dataframe(
+selection = st.dataframe(
     table,
     hide_index=True,
     key="history_table",
+    on_select="rerun",
+    selection_mode="multi-row",
     column_config={
         "Pneumonia score": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
         "Threshold": st.column_config.NumberColumn(format="%.3f"),
@@ -95,7 +105,33 @@ st.dataframe(
     },
 )
 st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), file_name="predictions.csv",
-                   mime="text/csv", key="history_csv")  # fmt: skip
+                   mime="text/csv", key="history_csv",
+                   on_click=lambda: audit("export-records", f"{len(table)} records", "History (CSV)"))  # fmt: skip
+chosen_ids = [int(table["Id"].iloc[row]) for row in selection.selection.rows]
+if chosen_ids:
+    whose = "" if not user.is_admin else " (an admin may delete anyone's)"
+    if st.button(f"Delete the {len(chosen_ids)} selected records{whose}", key="history_delete",
+                 icon=":material/delete:"):  # fmt: skip
+        st.session_state["history_delete_ids"] = chosen_ids
+pending = st.session_state.get("history_delete_ids")
+if pending:
+    with st.container(border=True, key="history_delete_box"):
+        st.warning(f"Delete {len(pending)} records and their kept images for good? This cannot be undone; the "
+                   "deletion is written to the audit trail.")  # fmt: skip
+        confirm, cancel = st.columns(2)
+        if confirm.button("Confirm deletion", key="history_delete_confirm", type="primary"):
+            try:
+                gone = delete_records(actor=user.name, action="delete-records" if owner else "purge", owner=owner,
+                                      ids=pending)  # fmt: skip
+            except CoreError as error:
+                st.error(f"Nothing was deleted: {error}")
+            else:
+                st.session_state.pop("history_delete_ids", None)
+                st.session_state["history_deleted"] = len(gone.records)
+                st.rerun()
+        if cancel.button("Cancel", key="history_delete_cancel"):
+            st.session_state.pop("history_delete_ids", None)
+            st.rerun()
 
 kept = [r for r in records if r.has_image]
 if kept:
@@ -113,7 +149,7 @@ if kept:
     panes = []
     for record in [chosen] if against is None else [chosen, against]:
         try:
-            panes.append(record_pane(store, record, f"#{record.id} {record.file_name} · {record.label}"))
+            panes.append(record_pane(store, record, f"#{record.id} {record.file_name} · {record.label}", owner=owner))
         except CoreError as error:
             st.error(f"#{record.id}: {error}")
     if panes:

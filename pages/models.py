@@ -17,7 +17,7 @@ from core.classify.ensemble import build_ensemble
 from core.classify.recalibrate import FEWEST_PER_CLASS, WARN_BELOW_PER_CLASS, recalibrate
 from core.errors import CoreError
 from core.store.db import data_home
-from ui.auth import require_admin
+from ui.auth import audit, require_admin
 from ui.models import default_model_meta, default_model_version, model_registry
 from ui.navigation import page_setup
 
@@ -133,6 +133,7 @@ with right:
                 except CoreError as error:
                     st.error(str(error))
                 else:
+                    audit("activate-model", chosen["version"], chosen["name"])
                     st.session_state.pop("models_confirm", None)
                     st.rerun()
             if cancel.button("Cancel", key="models_activate_cancel"):
@@ -144,6 +145,7 @@ with right:
         except CoreError as error:
             st.error(str(error))
         else:
+            audit("delete-model", chosen["version"], chosen["name"])
             st.rerun()
     if chosen["active"]:
         buttons[0].success("Diagnose uses this model.")
@@ -238,5 +240,6 @@ if version := st.session_state.get("models_recalibrated"):
         except CoreError as error:
             st.error(str(error))
         else:
+            audit("activate-model", version, "recalibrated")
             del st.session_state["models_recalibrated"]
             st.rerun()

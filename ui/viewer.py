@@ -9,10 +9,12 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 
+from core.errors import InputError
 from core.export.viewer import viewer_args, viewer_pane
 from core.io import read_xray
 from core.store.predictions import PredictionStore, StoredPrediction
 from core.types import XRay
+from ui.auth import audit
 
 __all__ = ["image_viewer", "pane", "record_pane"]
 
@@ -40,11 +42,17 @@ def pane(xray: XRay, *, key: tuple, title: str, **overlays: Any) -> dict[str, An
     return _cached_pane(xray, (xray.sha256, *key), title, overlays)
 
 
-def record_pane(store: PredictionStore, record: StoredPrediction, title: str) -> dict[str, Any]:
-    """A kept record's image as a pane (read from the store once per record); a sentence if it cannot be read."""
-    return _record_pane(store, record.id, record.file_name, title)
+def record_pane(store: PredictionStore, record: StoredPrediction, title: str, *, owner: str | None) -> dict[str, Any]:
+    """A kept record's image as a pane, read as ``owner`` (``None``: an admin) once per record; a sentence if it
+    cannot be read. Each reading is audited."""
+    audit("view-record", record.id, once=True)
+    return _record_pane(store, record.id, record.file_name, title, owner)
 
 
 @st.cache_resource(max_entries=8)
-def _record_pane(_store: PredictionStore, record_id: int, file_name: str, title: str) -> dict[str, Any]:
-    return viewer_pane(read_xray(_store.image(record_id), name=file_name), title=title)
+def _record_pane(_store: PredictionStore, record_id: int, file_name: str, title: str,
+                 owner: str | None) -> dict[str, Any]:  # fmt: skip
+    data = _store.image(record_id, owner=owner)
+    if data is None:
+        raise InputError(f"Record #{record_id} has no kept image that you may see.")
+    return viewer_pane(read_xray(data, name=file_name), title=title)

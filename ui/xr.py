@@ -14,6 +14,7 @@ from core.export.gltf import mesh_to_glb
 from core.store.scenes import SceneStore
 from core.types import Mesh
 from core.xr.links import app_url, headset_notes, qr_png, viewer_url
+from ui.auth import audit, current_user
 
 
 @st.cache_resource(show_spinner=False)
@@ -22,7 +23,7 @@ def scene_store() -> SceneStore:
     return SceneStore()
 
 
-def _app_url() -> str:
+def app_address() -> str:
     """The app's address for links: ``XRAY_PUBLIC_URL`` where set (e.g. behind a proxy; checked, see
     :func:`core.xr.links.app_url`), else what the browser used to open this page."""
     return app_url(os.environ.get("XRAY_PUBLIC_URL"), st.context.url)
@@ -54,12 +55,18 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
     scenes = st.session_state.setdefault("vr_scenes", {})
     fingerprint = _fingerprint(mesh, colourmap)
     actions, link = st.columns([1, 2], gap="medium")
-    explained = "Makes a link (and a QR code) that any browser, a headset's included, opens in 3D."
+    explained = (
+        "Makes a link (and a QR code) that any browser, a headset's included, opens in 3D; the same model "
+        "opened again gets the same link and pins. Your links are listed, and can be revoked, on My scenes."
+    )
     if actions.button("Open in VR", key=f"{key}_vr", icon=":material/view_in_ar:", type="primary", help=explained):
         try:
             with st.spinner("Exporting the model…"):
                 glb = mesh_to_glb(mesh, colourmap=colourmap, double_sided=double_sided, patient_frame=patient_frame)
-                scenes[fingerprint] = scene_store().create(glb, title=title).id
+                user = current_user()
+                scene = scene_store().create(glb, title=title, owner=None if user is None else user.name)
+                scenes[fingerprint] = scene.id
+                audit("create-scene", scene.id, title, once=True)
         except CoreError as error:
             actions.error(f"The model could not be exported: {error}")
     actions.download_button(
@@ -76,7 +83,7 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
                      "it open and drop labelled pins, which are kept with the scene.")  # fmt: skip
         return
     try:
-        url = viewer_url(_app_url(), scene_id)
+        url = viewer_url(app_address(), scene_id)
     except CoreError as error:
         link.error(f"No link can be made: {error}")
         return

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from core.errors import InputError
 from core.export.heatmap import describe_heat_in_lungs, draw_outline, heat_overlay
 from core.preprocess import shrink_to_fit
+from core.types import pseudonym
 
 if TYPE_CHECKING:
     from core.diagnose import Diagnosis
@@ -36,7 +37,7 @@ def _percent(value: Any) -> str:
     return f"{100 * value:.1f} %" if isinstance(value, int | float) else "–"
 
 
-def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime) -> list[str]:
+def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime, file_name: str) -> list[str]:
     prediction, xray = diagnosis.prediction, diagnosis.xray
     height, width = xray.shape
     test = model.get("test") or {}
@@ -50,7 +51,7 @@ def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime)
         if ood is None
         else f"Unfamiliarity: {ood.score:.3f} (threshold {ood.threshold:.3f})",
         "",
-        f"File: {xray.name} ({xray.source_format}, {width}×{height} px)    SHA-256: {xray.sha256[:16]}…",
+        f"File: {file_name} ({xray.source_format}, {width}×{height} px)    SHA-256: {xray.sha256[:16]}…",
         f"Reported: {created.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"Model: {prediction.model}, version {model.get('version', '?')}",
         f"Model on the held-out test split: accuracy {_percent(test.get('accuracy'))}, sensitivity "
@@ -79,6 +80,7 @@ def diagnosis_report(
     opacity: float = 0.45,
     colourmap: str = "inferno",
     created: dt.datetime | None = None,
+    file_name: str | None = None,
 ) -> bytes:
     """The report's file.
 
@@ -93,6 +95,9 @@ def diagnosis_report(
         Of the heat map, as on the page.
     created : datetime, optional
         The time printed; now when omitted.
+    file_name : str, optional
+        The name printed: the file's own only when the user asks for it; its pseudonym
+        (:func:`core.store.predictions.pseudonym`) when omitted.
 
     Returns
     -------
@@ -122,7 +127,9 @@ def diagnosis_report(
         axes.set_axis_off()
 
     wrapped = []
-    for line in _lines(diagnosis, model or {}, created):
+    for line in _lines(
+        diagnosis, model or {}, created, file_name or pseudonym(diagnosis.xray.name, diagnosis.xray.sha256)
+    ):
         wrapped += textwrap.wrap(line, width=105) or [""]
     bottom.text(0.06, 0.95, wrapped[0], fontsize=14, weight="bold", va="top")
     bottom.text(0.06, 0.87, "\n".join(wrapped[1:]), fontsize=8.5, va="top", linespacing=1.6)

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,15 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.store.db import Base, as_utc, database_failure, reaching_database, session_factory
 from core.types import Prediction, reading
 
-__all__ = ["PredictionStore", "StoredPrediction", "pseudonym"]
-
-
-def pseudonym(file_name: str, sha256: str) -> str:
-    """The name a file is recorded and shown under unless the user keeps file names: ``image-`` and the first 12
-    hex digits of its SHA-256, with its extension (``DOE_JANE_MRN123.dcm`` → ``image-3fa2b1c4d5e6.dcm``). The same
-    file always gets the same pseudonym, so records of one film can still be found together."""
-    suffix = PurePath(str(file_name)).suffix.lower()
-    return f"image-{sha256[:12]}{suffix if suffix in ('.png', '.jpg', '.jpeg', '.dcm', '.dicom') else ''}"
+__all__ = ["PredictionStore", "StoredPrediction"]
 
 
 class _PredictionRow(Base):

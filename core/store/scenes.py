@@ -233,6 +233,7 @@ class SceneStore:
 
     def __init__(self, url: str | None = None) -> None:
         self._sessions = session_factory(url)
+        self.url = self._sessions.kw["bind"].url.render_as_string(hide_password=False)
 
     def create(self, glb: bytes, *, title: str, owner: str | None = None) -> Scene:
         """Store a GLB (at most :data:`MAX_GLB_BYTES`) under a new unguessable id, or, when ``owner`` already has a

@@ -31,6 +31,7 @@ import asyncio
 import functools
 import html
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -45,6 +46,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from core.errors import InputError
+from core.store.audit import AuditTrail
 from core.store.db import StoreError
 from core.store.scenes import Annotation, Scene, SceneNotFound, SceneStore
 
@@ -74,6 +76,7 @@ _UNAVAILABLE_PAGE = """<!doctype html>
 """
 
 Handler = Callable[[Request], Awaitable[Response]]
+_log = logging.getLogger(__name__)
 
 
 def viewer_path(scene_id: str) -> str:
@@ -214,11 +217,18 @@ def _page(name: str) -> str:
 
 def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     """The viewer's routes, over ``store`` (by default a :class:`SceneStore` on the project's database, opened on
-    first use and again after a failure)."""
+    first use and again after a failure). Each opening of a scene's page is written to the audit trail (by "link":
+    whoever holds it)."""
 
     @functools.cache
     def scenes() -> SceneStore:
         return store or SceneStore()
+
+    def opened(scene: Scene) -> None:
+        try:
+            AuditTrail(scenes().url).record("link", "open-scene", scene.id, scene.title)
+        except StoreError as error:  # the viewer still opens; the failure is in the log
+            _log.error("audit trail not written for scene %s: %s", scene.id, error)
 
     def scene_of(request: Request) -> Scene:
         """The request's scene, or :class:`SceneNotFound` (also for ids that cannot be one: the store checks)."""
@@ -240,6 +250,7 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         except StoreError as error:
             page = _UNAVAILABLE_PAGE.format(message=html.escape(str(error)))
             return HTMLResponse(page, status_code=503, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
+        await run_in_threadpool(opened, scene)
         page = _page("viewer.html").replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
         return HTMLResponse(page, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
 

@@ -65,7 +65,8 @@ def test_a_record_written_once_is_listed_by_both(two_servers, browser):
     first, second, database = two_servers
     prediction = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.2, "PNEUMONIA": 0.8}, threshold=0.5,
                             model="shared.pt (xraynet)")  # fmt: skip
-    PredictionStore(database).add(owner="tester", file_name="shared-record.jpeg", sha256="c" * 64, prediction=prediction,
+    PredictionStore(database).add(owner="tester", file_name="shared-record.jpeg", sha256="c" * 64,
+                                  prediction=prediction,
                                   model_version="abc123def456")  # fmt: skip
     for server in (first, second):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})

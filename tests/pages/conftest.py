@@ -1,4 +1,5 @@
-"""Page tests run the app in this process, test after test: each starts like a fresh server on its own data folder."""
+"""Page tests run the app in this process, test after test: each starts like a fresh server on its own data folder,
+in single-user mode unless the test is about accounts (:func:`accounts`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,26 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _fresh_stores():
-    """The stores the app opens once per server process, reopened on this test's data folder (``XRAY_HOME``)."""
+def _fresh_stores(monkeypatch):
+    """The stores the app opens once per server process, reopened on this test's data folder (``XRAY_HOME``); single-
+    user mode (the pages' own behaviour is tested; sign-in has its own tests)."""
     from ui.admin import job_runner
-    from ui.auth import _delays
+    from ui.auth import _delays, audit_trail, user_store
     from ui.models import model_registry, prediction_store
     from ui.xr import scene_store
 
-    for opened in (job_runner, model_registry, prediction_store, scene_store, _delays):
+    monkeypatch.setenv("XRAY_SINGLE_USER", "1")
+    for opened in (job_runner, model_registry, prediction_store, scene_store, _delays, audit_trail, user_store):
         opened.clear()
+
+
+@pytest.fixture
+def accounts(monkeypatch):
+    """Accounts mode with an admin and two doctors (passwords: their names repeated, e.g. "doctor-adoctor-a")."""
+    from core.store.users import UserStore
+
+    monkeypatch.delenv("XRAY_SINGLE_USER", raising=False)
+    users = UserStore()
+    for name, role in (("admin", "admin"), ("doctor-a", "doctor"), ("doctor-b", "doctor")):
+        users.add(name, role=role, password=name * 2 if len(name) >= 8 else name * 3)
+    return users

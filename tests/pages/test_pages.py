@@ -145,11 +145,12 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     from core.samples import list_samples
     from core.store.predictions import PredictionStore
 
-    before = len(PredictionStore().query())
+    before = len(PredictionStore().query(owner=None))
     samples = list_samples()
     normal = next(s for s in samples if s.label == "NORMAL")
     pneumonia = next(s for s in samples if s.label == "PNEUMONIA")
     app = _run("pages/diagnose.py")
+    app.toggle(key="keep_names").set_value(True)  # names as given (pseudonyms: test_accounts.py)
     uploader = app.file_uploader(key="diagnose_uploads")
     uploader.upload(normal.path.name, normal.path.read_bytes())
     uploader.upload("notes.png", b"not an image\n" * 30)
@@ -166,11 +167,11 @@ def test_diagnose_a_batch_with_a_bad_file_records_the_good_ones():
     assert len(explained) == 2 and all("threshold" in text and "set on validation data" in text for text in explained)
     assert sum("Faithfulness:" in m.value for m in app.markdown) == 2
     assert len(app.get("download_button")) == 1 + 3 * 2  # the CSV; per image a PNG and a PDF report, a GLB relief
-    records = PredictionStore().query()
+    records = PredictionStore().query(owner=None)
     assert len(records) == before + 2 and not any(r.has_image for r in records[:2])
     # A rerun with another heat-map method does not record the same images again.
     app.selectbox(key="cam_method").set_value("Eigen-CAM").run()
-    assert not app.exception and len(PredictionStore().query()) == before + 2
+    assert not app.exception and len(PredictionStore().query(owner=None)) == before + 2
     assert sum("Eigen-CAM: evidence for" in c.value for c in app.caption) == 2
     assert sum("Eigen-CAM, evidence for" in title for title in _viewer_titles(app)) == 2  # the film, full size
 
@@ -230,6 +231,7 @@ def test_an_image_unlike_the_training_images_reads_unreliable_in_table_card_and_
     Image.fromarray(astronaut()).save(photo, format="PNG")
     normal = next(s for s in list_samples() if s.label == "NORMAL")
     app = _run("pages/diagnose.py")
+    app.toggle(key="keep_names").set_value(True)
     app.file_uploader(key="diagnose_uploads").upload("astronaut.png", photo.getvalue())
     app.multiselect(key="diagnose_samples").set_value([normal]).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -275,7 +277,7 @@ def test_a_model_without_an_unfamiliarity_reference_says_not_assessed(tmp_path):
         assert (row["Verdict"], row["Unfamiliar"]) == ("NORMAL", "not assessed")
         assert "Unfamiliarity: not assessed (this model has no reference)" in [c.value for c in app.caption]
         assert not any("resembles the images" in m.value for m in app.markdown)
-        (record,) = PredictionStore().query(model_version=entry.version)
+        (record,) = PredictionStore().query(owner=None, model_version=entry.version)
         assert (record.unfamiliar, record.ood_score) == (None, None)
 
 
@@ -334,8 +336,8 @@ def test_open_in_vr_stores_the_scene_and_shows_its_link():
     link = next(c.value for c in app.code if "/xr/" in c.value)
     scene = SceneStore().get(link.rsplit("/", 1)[1])
     assert scene.title == "Lungs: tomography" and SceneStore().model(scene.id)[:4] == b"glTF"
-    app.button(key="lungs_tomography_vr").click().run()  # again: a new scene, the page still whole
-    assert not app.exception and next(c.value for c in app.code if "/xr/" in c.value) != link
+    app.button(key="lungs_tomography_vr").click().run()  # again: the same scene (its pins kept), the page whole
+    assert not app.exception and next(c.value for c in app.code if "/xr/" in c.value) == link
 
 
 def test_diagnose_offers_the_heat_map_relief_in_vr():
@@ -405,7 +407,7 @@ def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_hi
         assert verdicts == [("Borderline", f"review · leans {lean}")]
         assert any("borderline band" in m.value and "review the image" in m.value for m in app.markdown)
         assert any('read "borderline: review"' in c.value for c in app.caption)
-        (record,) = PredictionStore().query(model_version=entry.version)
+        (record,) = PredictionStore().query(owner=None, model_version=entry.version)
         assert record.borderline and record.reading == reading
         history = _run("pages/history.py")
         assert reading in list(history.dataframe[0].value["Verdict"])
@@ -413,45 +415,10 @@ def test_a_score_in_the_models_borderline_band_reads_review_in_card_table_and_hi
         assert set(history.dataframe[0].value["Verdict"]) == {reading}
 
 
-ADMIN_PASSWORD = "correct horse battery"
+# Admin pages in single-user mode (its one user is an admin); sign-in is tested in test_accounts.py.
 
 
-@pytest.fixture
-def admin_hash(monkeypatch):
-    from core.auth import hash_password
-
-    stored = hash_password(ADMIN_PASSWORD)
-    monkeypatch.setenv("XRAY_ADMIN_PASSWORD_HASH", stored)
-    return stored
-
-
-def _sign_in(app: AppTest, password: str) -> AppTest:
-    app.text_input(key="admin_password").set_value(password)
-    app.button[[b.label for b in app.button].index("Sign in")].click().run()
-    return app
-
-
-@pytest.mark.parametrize("page", ["pages/train.py", "pages/models.py"])
-def test_admin_pages_stay_locked_without_a_configured_password(page, monkeypatch):
-    monkeypatch.delenv("XRAY_ADMIN_PASSWORD_HASH", raising=False)
-    app = _run(page)  # opened by its URL, as anyone could
-    assert "Admin pages are locked" in app.error[0].value
-    assert not app.get("form") and not app.dataframe
-
-
-@pytest.mark.parametrize("page", ["pages/train.py", "pages/models.py"])
-def test_admin_pages_need_the_right_password(page, admin_hash):
-    app = _run(page)
-    assert [s.value for s in app.subheader] == ["Admin sign-in"] and not app.dataframe
-    _sign_in(app, "wrong password")
-    assert not app.exception and "Wrong password" in app.error[0].value and not app.dataframe
-    _sign_in(app, ADMIN_PASSWORD)
-    assert not app.exception, [e.message for e in app.exception]
-    assert "Admin sign-in" not in [s.value for s in app.subheader]
-    assert any(b.label == "Sign out (admin)" for b in app.button)
-
-
-def test_the_train_page_takes_a_folder_without_val(admin_hash, tmp_path):
+def test_the_train_page_takes_a_folder_without_val(tmp_path):
     """The README's layout is train/ + test/; val/ is optional (validation patients are split off train/)."""
     from PIL import Image
 
@@ -459,7 +426,7 @@ def test_the_train_page_takes_a_folder_without_val(admin_hash, tmp_path):
         for label in ("NORMAL", "PNEUMONIA"):
             (tmp_path / split / label).mkdir(parents=True)
             Image.new("L", (64, 64), 100).save(tmp_path / split / label / f"IM-0001-{len(split)}.png")
-    app = _sign_in(_run("pages/train.py"), ADMIN_PASSWORD)
+    app = _run("pages/train.py")
     app.text_input(key="train_data").set_value(str(tmp_path)).run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert list(app.dataframe[0].value["split"]) == ["train", "test"]
@@ -468,13 +435,13 @@ def test_the_train_page_takes_a_folder_without_val(admin_hash, tmp_path):
     assert "'test/NORMAL/' holds no image" in app.error[0].value
 
 
-def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash, shared_data):
+def test_a_short_training_started_from_the_page_reaches_the_registry(shared_data):
     import time
 
     from core.jobs import JobRunner
     from core.store.registry import ModelRegistry
 
-    app = _sign_in(_run("pages/train.py"), ADMIN_PASSWORD)
+    app = _run("pages/train.py")
     app.text_input(key="train_data").set_value(str(shared_data / "chest_xray")).run()
     counts = app.dataframe[0].value.set_index("split")
     assert counts.loc["train", "NORMAL"] == 1341 and counts.loc["test", "PNEUMONIA"] == 390
@@ -498,18 +465,18 @@ def test_a_short_training_started_from_the_page_reaches_the_registry(admin_hash,
     assert entry.meta.recipe["input_size"] == 64 and "accuracy" in entry.meta.test
     assert entry.meta.arch == "efficientnet_lite0" and entry.meta.recipe["pretrained"]
     assert entry.meta.recipe["mixup"] == 0.4  # the page's toggle reached the recipe
-    models = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    models = _run("pages/models.py")
     assert job.model_version in list(models.dataframe[0].value["Version"])
 
 
-def test_activating_a_model_asks_for_confirmation_with_its_test_size_and_intervals(admin_hash, quick_model):
+def test_activating_a_model_asks_for_confirmation_with_its_test_size_and_intervals(quick_model):
     from core.classify.checkpoint import read_meta
     from core.store.registry import ModelRegistry
 
     registry = ModelRegistry()
     entry = registry.register(quick_model, read_meta(quick_model), name="small trial")
     try:
-        app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+        app = _run("pages/models.py")
         table = app.dataframe[0].value.set_index("Version")
         assert table.loc[entry.version, "Test n"].endswith("⚠ few")  # a trial tested on a subset
         assert all("(" in cell for cell in table["AUC"])  # every figure with its interval
@@ -527,9 +494,7 @@ def test_activating_a_model_asks_for_confirmation_with_its_test_size_and_interva
         registry.delete(entry.version)
 
 
-def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
-    admin_hash, shared_data, quick_model, second_member
-):
+def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(shared_data, quick_model, second_member):
     from core.classify.checkpoint import read_meta
     from core.store.registry import ModelRegistry
 
@@ -537,7 +502,7 @@ def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
     members = []
     for seed, path in enumerate((quick_model, second_member)):  # two runs alike but for their seed
         members.append(registry.register(path, read_meta(path), name=f"member {seed}"))
-    app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    app = _run("pages/models.py")
     app.multiselect(key="models_members").set_value([m.version for m in members])
     app.text_input(key="models_ensemble_data").set_value(str(shared_data / "chest_xray"))
     app.button[[b.label for b in app.button].index("Build and register the ensemble")].click().run()
@@ -550,7 +515,7 @@ def test_an_ensemble_built_on_the_models_page_is_registered_and_compared(
 
 
 def test_a_model_calibrated_to_a_site_on_the_models_page_is_registered_then_activated_on_confirmation(
-    admin_hash, shared_data, quick_model, tmp_path
+    shared_data, quick_model, tmp_path
 ):
     from core.classify.checkpoint import read_meta
     from core.store.registry import ModelRegistry
@@ -562,7 +527,7 @@ def test_a_model_calibrated_to_a_site_on_the_models_page_is_registered_then_acti
             (site / label / path.name).symlink_to(path)
     registry = ModelRegistry()
     source = registry.register(quick_model, read_meta(quick_model), name="quick")
-    app = _sign_in(_run("pages/models.py"), ADMIN_PASSWORD)
+    app = _run("pages/models.py")
     app.selectbox(key="models_recalibrate_model").set_value(
         next(o for o in app.selectbox(key="models_recalibrate_model").options if "quick" in o)
     )

@@ -10,11 +10,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import InputError
 from core.store.audit import AuditTrail
-from core.store.predictions import PredictionStore, pseudonym
+from core.store.predictions import PredictionStore
 from core.store.retention import apply_retention, delete_records, retention_days
 from core.store.scenes import SceneNotFound, SceneStore
 from core.store.users import UserStore
-from core.types import Prediction
+from core.types import Prediction, pseudonym
 
 GLB = b"glTF" + bytes(60)
 
@@ -49,7 +49,8 @@ def test_the_audit_trail_is_append_only_in_the_database_itself(db_url):
     trail = AuditTrail(db_url)
     trail.record("alice", "sign-in")
     trail.record("alice", "verdict", 7, "NORMAL")
-    assert [(e.actor, e.action, e.target) for e in trail.query()] == [("alice", "verdict", "7"), ("alice", "sign-in", "")]
+    expected = [("alice", "verdict", "7"), ("alice", "sign-in", "")]
+    assert [(e.actor, e.action, e.target) for e in trail.query()] == expected
     engine = create_engine(db_url)
     try:
         for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):

@@ -23,9 +23,11 @@ def store(db_url):
 
 
 def test_records_are_read_back_newest_first_with_every_field(store):
-    first = store.add(owner="tester", file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1",
+    first = store.add(owner="tester", file_name="a.jpeg", sha256="a" * 64,
+                      prediction=_prediction(0.9), model_version="v1",
                       warnings=["The image is in colour."])  # fmt: skip
-    second = store.add(owner="tester", file_name="b.png", sha256="b" * 64, prediction=_prediction(0.1), model_version="v1")
+    second = store.add(owner="tester", file_name="b.png", sha256="b" * 64,
+                       prediction=_prediction(0.1), model_version="v1")  # fmt: skip
     records = store.query(owner=None)
     assert [r.id for r in records] == [second, first]
     newest, oldest = records
@@ -82,8 +84,10 @@ def test_an_unfamiliar_image_reads_unreliable_even_in_the_borderline_band(store)
 
 
 def test_no_image_is_kept_unless_given(store):
-    without = store.add(owner="tester", file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
-    kept = store.add(owner="tester", file_name="b.jpeg", sha256="b" * 64, prediction=_prediction(0.9), model_version="v1",
+    without = store.add(owner="tester", file_name="a.jpeg", sha256="a" * 64,
+                        prediction=_prediction(0.9), model_version="v1")  # fmt: skip
+    kept = store.add(owner="tester", file_name="b.jpeg", sha256="b" * 64,
+                     prediction=_prediction(0.9), model_version="v1",
                      image=b"\xff\xd8jpeg bytes")  # fmt: skip
     by_id = {r.id: r for r in store.query(owner=None)}
     assert not by_id[without].has_image and store.image(without, owner=None) is None
@@ -91,9 +95,12 @@ def test_no_image_is_kept_unless_given(store):
 
 
 def test_filters_by_label_model_name_and_time(store):
-    store.add(owner="tester", file_name="Chest_100%.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
-    store.add(owner="tester", file_name="chest_1.jpeg", sha256="b" * 64, prediction=_prediction(0.1), model_version="v1")
-    store.add(owner="tester", file_name="other.dcm", sha256="c" * 64, prediction=_prediction(0.2, "n.pt"), model_version="v2")
+    store.add(owner="tester", file_name="Chest_100%.jpeg", sha256="a" * 64,
+              prediction=_prediction(0.9), model_version="v1")  # fmt: skip
+    store.add(owner="tester", file_name="chest_1.jpeg", sha256="b" * 64,
+              prediction=_prediction(0.1), model_version="v1")  # fmt: skip
+    store.add(owner="tester", file_name="other.dcm", sha256="c" * 64,
+              prediction=_prediction(0.2, "n.pt"), model_version="v2")  # fmt: skip
     assert {r.file_name for r in store.query(owner=None, labels=["NORMAL"])} == {"chest_1.jpeg", "other.dcm"}
     assert {r.file_name for r in store.query(owner=None, model_version="v2")} == {"other.dcm"}
     assert {r.file_name for r in store.query(owner=None, name_contains="CHEST")} == {"Chest_100%.jpeg", "chest_1.jpeg"}
@@ -107,7 +114,8 @@ def test_filters_by_label_model_name_and_time(store):
 
 def test_records_survive_a_new_store_on_the_same_database(db_url):
     url = db_url
-    PredictionStore(url).add(owner="tester", file_name="a.jpeg", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1")
+    PredictionStore(url).add(owner="tester", file_name="a.jpeg", sha256="a" * 64,
+                             prediction=_prediction(0.9), model_version="v1")  # fmt: skip
     assert [r.file_name for r in PredictionStore(url).query(owner=None)] == ["a.jpeg"]
 
 
@@ -128,7 +136,8 @@ def test_a_bad_url_never_echoes_its_password():
 def test_file_names_with_nul_or_lone_surrogates_are_recorded_readably(store):
     """PostgreSQL refuses NUL characters and neither database stores a lone surrogate: such a (user-given) name is
     recorded with the characters replaced, not refused and never a traceback."""
-    first = store.add(owner="tester", file_name="a\x00b.dcm", sha256="a" * 64, prediction=_prediction(0.9), model_version="v1",
+    first = store.add(owner="tester", file_name="a\x00b.dcm", sha256="a" * 64,
+                      prediction=_prediction(0.9), model_version="v1",
                       warnings=["odd \ud800 tag"])  # fmt: skip
     (record,) = store.query(owner=None)
     assert record.id == first and record.file_name == "a\ufffdb.dcm" and record.warnings == ("odd ? tag",)
