@@ -19,20 +19,26 @@ from tests.conftest import REPO_ROOT, skip_unless_ci
 CHROMIUM = os.environ.get("XRAY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("XRAY_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 STARTUP_TIMEOUT_S = 90
-ADMIN_PASSWORD = "browser test password"  # the app under test accepts this one (its hash is in its environment)
+#: The accounts of the app with accounts (:func:`accounts_url`): name → (role, password).
+ACCOUNTS = {"admin": ("admin", "browser test password"), "doctor-a": ("doctor", "doctor a password"),
+            "doctor-b": ("doctor", "doctor b password")}  # fmt: skip
 
 
-#: The session's shared app server: the tests that use it run on one worker (under pytest-xdist), so that it starts
-#: once and its log (test-artifacts/streamlit.log) is one server's.
+#: The session's shared app servers: the tests that use one run on one worker (under pytest-xdist), so that it
+#: starts once and its log (test-artifacts/streamlit.log) is one server's.
 _SHARED_APP = {"app_url", "app_home", "app_scenes"}
+_ACCOUNTS_APP = {"accounts_url", "accounts_home"}
 
 
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``scripts/test.sh`` runs two workers), the tests of the shared app server go to one
+    """Under pytest-xdist (``scripts/test.sh`` runs two workers), the tests of each shared app server go to one
     worker; browser tests that start their own servers (two servers, the XR benchmark) go to either."""
     for item in items:
-        if _SHARED_APP & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if _SHARED_APP & names:
             item.add_marker(pytest.mark.xdist_group("app"))
+        elif _ACCOUNTS_APP & names:
+            item.add_marker(pytest.mark.xdist_group("accounts"))
 
 
 def _free_port() -> int:
@@ -45,10 +51,8 @@ def start_app(*, home: Path, log_name: str = "streamlit.log", **env: str) -> tup
     """Start ``streamlit run app.py`` on a free loopback port with its own ``XRAY_HOME`` (and ``env`` added, e.g.
     ``XRAY_DB_URL``); return its URL once it answers, and its process (stop it with :func:`stop_app`)."""
     port = _free_port()
-    from core.auth import hash_password
-
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "XRAY_HOME": str(home),
-           "XRAY_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD), **env}  # fmt: skip
+    inherited = {k: v for k, v in os.environ.items() if k != "XRAY_SINGLE_USER"}  # accounts unless asked
+    env = {**inherited, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "XRAY_HOME": str(home), **env}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (ARTIFACTS / log_name).open("w") as log:
         server = subprocess.Popen(
@@ -92,10 +96,40 @@ def app_scenes(app_home):
 
 @pytest.fixture(scope="session")
 def app_url(app_home) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
-    url, server = start_app(home=app_home)
+    """Start ``streamlit run app.py`` in single-user mode on a free loopback port; yield its URL; stop it afterwards.
+    (Accounts have their own server: :func:`accounts_url`.)"""
+    url, server = start_app(home=app_home, XRAY_SINGLE_USER="1")
     yield url
     stop_app(server)
+
+
+@pytest.fixture(scope="session")
+def accounts_home(tmp_path_factory) -> Path:
+    """The ``XRAY_HOME`` of the app with accounts, holding :data:`ACCOUNTS`."""
+    from core.store.users import UserStore
+
+    home = tmp_path_factory.mktemp("accounts-home")
+    users = UserStore(f"sqlite:///{home / 'workstation.db'}")
+    for name, (role, password) in ACCOUNTS.items():
+        users.add(name, role=role, password=password)
+    return home
+
+
+@pytest.fixture(scope="session")
+def accounts_url(accounts_home) -> Iterator[str]:
+    """The app as shipped (sign-in needed) with :data:`ACCOUNTS`, on a free loopback port; its URL."""
+    url, server = start_app(home=accounts_home, log_name="streamlit-accounts.log")
+    yield url
+    stop_app(server)
+
+
+def sign_in(page, url: str, name: str) -> None:
+    """Open ``url`` in ``page`` and sign in there as ``name`` (one of :data:`ACCOUNTS`)."""
+    page.goto(url)
+    page.get_by_label("Account").fill(name)
+    page.get_by_label("Password").fill(ACCOUNTS[name][1])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {name}").wait_for(timeout=120_000)
 
 
 @pytest.fixture(scope="session")

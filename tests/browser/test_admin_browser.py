@@ -1,24 +1,26 @@
-"""Admin pages in a real browser: sign in, start a short training, watch its curves, find it in the registry."""
+"""Accounts in a real browser: a visitor sees the sign-in form only, each doctor their own records and scenes; an
+admin signs in, starts a short training, watches its curves, finds it in the registry."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, ARTIFACTS
+from tests.browser.conftest import ACCOUNTS, ARTIFACTS
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 240_000
 
 
-def test_sign_in_train_and_see_the_model_in_the_registry(app_url, page, shared_data):
+def test_sign_in_train_and_see_the_model_in_the_registry(accounts_url, page, shared_data):
     page.set_viewport_size({"width": 1400, "height": 1900})
-    page.goto(f"{app_url}/train")
-    page.get_by_text("Admin sign-in").wait_for(timeout=TIMEOUT_MS)
+    page.goto(f"{accounts_url}/train")
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_text("Start training").count() == 0  # nothing before signing in
-    page.get_by_label("Admin password").fill("not the password")
+    page.get_by_label("Account").fill("admin")
+    page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Wrong password").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
+    page.get_by_text("Wrong account or password").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_label("Password").fill(ACCOUNTS["admin"][1])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)
 
