@@ -37,7 +37,8 @@ st.markdown(
   its calibrated probability, the decision threshold and the model that gave it; a heat map (Grad-CAM, Grad-CAM++,
   Score-CAM or Eigen-CAM) with a faithfulness check that tells a telling map from a decorative one; a sortable
   table of the batch (CSV) and a one-page report per image (PDF or PNG).
-- **History** — every verdict kept on record (file hash, not the image, unless you ask), filtered and exported.
+- **History** — your verdicts kept on record (the file's hash and a pseudonym, not the image or its name, unless
+  you ask), filtered, compared, exported and deleted.
 """
 )
 st.page_link("pages/diagnose.py", label="Diagnose X-rays", icon=":material/stethoscope:")
@@ -56,8 +57,14 @@ st.markdown(
 st.page_link("pages/reconstruct.py", label="Reconstruct in 3D", icon=":material/view_in_ar:")
 st.markdown(
     """
-- **Train** and **Models** (admins, after signing in) — retrain the classifier in the background with live curves,
-  compare every model's test figures and ROC curves, and choose the one the Diagnose page uses.
+- **My scenes** — the scenes you opened in VR, their links and pins; revoke a link for good.
+- **Train**, **Models**, **Accounts and audit** (admins) — retrain the classifier in the background with live
+  curves, compare every model's test figures and ROC curves, choose the one the Diagnose page uses; manage accounts,
+  read and export the audit trail, purge old records.
+
+**Accounts:** every page but this one needs you to sign in (or the app to run in single-user mode on your own
+computer). Each doctor sees their own records and scenes; every access is written to an audit trail; records and
+scenes are deleted after the retention period the server sets.
 """
 )
 st.markdown(

@@ -37,8 +37,11 @@ def _percent(value: Any) -> str:
     return f"{100 * value:.1f} %" if isinstance(value, int | float) else "–"
 
 
-def _lines(diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime, file_name: str) -> list[str]:
+def _lines(
+    diagnosis: Diagnosis, model: Mapping[str, Any], created: dt.datetime, file_name: str | None = None
+) -> list[str]:
     prediction, xray = diagnosis.prediction, diagnosis.xray
+    file_name = file_name or pseudonym(xray.name, xray.sha256)  # the file's own name only when asked
     height, width = xray.shape
     test = model.get("test") or {}
     ood = prediction.out_of_distribution

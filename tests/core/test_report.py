@@ -116,3 +116,14 @@ def test_a_report_on_a_familiar_or_unassessed_image_gives_the_plain_verdict(real
     assert lines[0] == "Verdict: PNEUMONIA" and line in lines
     assert not any("unlike the images" in text or "unreliable" in text for text in lines)
     assert lines[1].startswith("Pneumonia score 0.800")
+
+
+def test_a_report_names_the_file_by_its_pseudonym_unless_asked(real_xray):
+    from core.export.report import _lines
+
+    diagnosis = _judged(real_xray, None)
+    created = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    (line,) = [text for text in _lines(diagnosis, {}, created) if text.startswith("File:")]
+    assert line.startswith(f"File: image-{real_xray.sha256[:12]}.jpeg (") and real_xray.name not in line
+    (line,) = [text for text in _lines(diagnosis, {}, created, real_xray.name) if text.startswith("File:")]
+    assert line.startswith(f"File: {real_xray.name} (")

@@ -287,7 +287,8 @@ def test_history_says_not_assessed_for_records_without_an_unfamiliarity_score():
 
     prediction = Prediction(label="NORMAL", probabilities={"NORMAL": 0.9, "PNEUMONIA": 0.1}, threshold=0.5,
                             model="no-reference.pt")  # fmt: skip
-    PredictionStore().add(file_name="unassessed.jpeg", sha256="e" * 64, prediction=prediction, model_version="old1")
+    PredictionStore().add(file_name="unassessed.jpeg", sha256="e" * 64, prediction=prediction, model_version="old1",
+                          owner="local")  # fmt: skip
     app = _run("pages/history.py")
     table = app.dataframe[0].value
     assert (table["File"].iloc[0], table["Unfamiliar"].iloc[0]) == ("unassessed.jpeg", "not assessed")
@@ -304,7 +305,7 @@ def test_history_lists_and_filters_the_records():
     prediction = Prediction(label="PNEUMONIA", probabilities={"NORMAL": 0.1, "PNEUMONIA": 0.9}, threshold=0.5,
                             model="history-test.pt")  # fmt: skip
     store.add(file_name="history_case.jpeg", sha256="f" * 64, prediction=prediction, model_version="hist0001",
-              image=(REPO_ROOT / "core/data/samples/NORMAL/IM-0249-0001.jpeg").read_bytes())  # fmt: skip
+              owner="local", image=(REPO_ROOT / "core/data/samples/NORMAL/IM-0249-0001.jpeg").read_bytes())  # fmt: skip
     app = _run("pages/history.py")
     app.text_input(key="history_name").set_value("history_case").run()
     assert not app.exception, [e.message for e in app.exception]
