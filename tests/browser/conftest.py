@@ -126,8 +126,8 @@ def accounts_url(accounts_home) -> Iterator[str]:
 def sign_in(page, url: str, name: str) -> None:
     """Open ``url`` in ``page`` and sign in there as ``name`` (one of :data:`ACCOUNTS`)."""
     page.goto(url)
-    page.get_by_label("Account").fill(name)
-    page.get_by_label("Password").fill(ACCOUNTS[name][1])
+    page.get_by_label("Account", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(ACCOUNTS[name][1])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {name}").wait_for(timeout=120_000)
 

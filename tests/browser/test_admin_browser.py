@@ -16,11 +16,11 @@ def test_sign_in_train_and_see_the_model_in_the_registry(accounts_url, page, sha
     page.goto(f"{accounts_url}/train")
     page.get_by_role("heading", name="Sign in").wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_text("Start training").count() == 0  # nothing before signing in
-    page.get_by_label("Account").fill("admin")
-    page.get_by_label("Password").fill("not the password")
+    page.get_by_label("Account", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Wrong account or password").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_label("Password").fill(ACCOUNTS["admin"][1])
+    page.get_by_label("Password", exact=True).fill(ACCOUNTS["admin"][1])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)
 
