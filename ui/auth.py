@@ -148,8 +148,7 @@ def account_sidebar(user: User | None) -> None:
     st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
     if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
         audit("sign-out")
-        st.session_state.pop(_SESSION_KEY, None)
-        st.session_state.pop("_oidc_audited", None)
+        st.session_state.clear()  # nothing of this user's work (uploads, links, choices) is left for the next
         if getattr(st.user, "is_logged_in", False):
             st.logout()
         st.rerun()
@@ -179,7 +178,7 @@ def sign_in_form() -> None:
     elif oidc and st.button("Sign in with single sign-on", key="oidc_sign_in"):
         st.login()
     if accounts:
-        with st.form("sign_in"):
+        with st.form("sign_in", clear_on_submit=True):  # the password is not kept in the session
             name = st.text_input("Account", key="sign_in_name", max_chars=64)
             password = st.text_input("Password", type="password", key="sign_in_password", max_chars=256)
             submitted = st.form_submit_button("Sign in")
@@ -199,6 +198,7 @@ def _check(name: str, password: str) -> None:
         st.error(str(error))
         return
     if ok:
+        st.session_state.clear()  # a session starts clean for its user
         st.session_state[_SESSION_KEY] = key
         audit("sign-in", actor=key)
         st.rerun()

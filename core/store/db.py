@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,7 @@ _UNOPENED = (
 )
 _SCHEMA_LOCK = 0x5852_4159  # "XRAY": the advisory lock taken while tables are created or upgraded (PostgreSQL)
 _schema_ready: dict[Engine, frozenset[str]] = {}  # the tables each engine's database is known to have
+_schema_lock = threading.Lock()  # one thread of this process sets a schema up at a time (SQLite has no advisory lock)
 
 
 class Base(DeclarativeBase):
@@ -138,6 +140,14 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     engine = _engine(url or database_url())
     tables = frozenset(Base.metadata.tables)
     if _schema_ready.get(engine) != tables:
+        with _schema_lock:
+            _set_up(engine, tables)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _set_up(engine: Engine, tables: frozenset[str]) -> None:
+    """Create the missing tables and columns of ``engine``'s database (under :data:`_schema_lock`)."""
+    if _schema_ready.get(engine) != tables:
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             try:
                 private_file(engine.url.database)  # before SQLite creates it: its -wal and -shm files take its mode
@@ -157,7 +167,6 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
             _log.warning("database %s cannot be opened: %s", engine.url.render_as_string(hide_password=True), error)
             raise StoreError(_UNOPENED) from error
         _schema_ready[engine] = tables
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def _add_missing_columns_and_indexes(connection: Connection) -> None:

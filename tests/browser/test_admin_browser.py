@@ -20,6 +20,7 @@ def test_sign_in_train_and_see_the_model_in_the_registry(accounts_url, page, sha
     page.get_by_label("Password", exact=True).fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Wrong account or password").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_label("Account", exact=True).fill("admin")  # the form was cleared
     page.get_by_label("Password", exact=True).fill(ACCOUNTS["admin"][1])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)

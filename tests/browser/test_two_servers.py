@@ -34,7 +34,7 @@ def two_servers(tmp_path_factory):
     """(URL of server A, URL of server B, the database URL they share)."""
     database = new_postgres_database()
     servers = [start_app(home=tmp_path_factory.mktemp(f"home-{name}"), log_name=f"streamlit-{name}.log",
-                         XRAY_DB_URL=database) for name in ("a", "b")]  # fmt: skip
+                         XRAY_DB_URL=database, XRAY_SINGLE_USER="1") for name in ("a", "b")]  # fmt: skip
     yield servers[0][0], servers[1][0], database
     for _, process in servers:
         stop_app(process)

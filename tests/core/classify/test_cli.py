@@ -79,7 +79,7 @@ def test_predict_gives_one_json_line_per_file_and_survives_a_bad_one(_run, quick
 
 
 def test_commands_that_train_nothing_start_without_torch():
-    """``python -m core --help``, ``train --help`` and ``hash-password`` build the parser from torch-free settings."""
+    """``python -m core --help``, ``train --help`` and ``add-user`` build the parser from torch-free settings."""
     import subprocess
     import sys
 
@@ -93,8 +93,8 @@ def test_commands_that_train_nothing_start_without_torch():
         "        main(argv)\n"
         "sys.stdin = io.StringIO('a long enough password\\n')\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    main(['hash-password', '--stdin'])\n"
-        "print(out.getvalue().startswith('scrypt$'), 'torch' in sys.modules)\n"
+        "    main(['add-user', 'alice', '--password-stdin'])\n"
+        "print(out.getvalue().startswith('added doctor'), 'torch' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
