@@ -169,19 +169,37 @@ _DICOM_IMAGE_TAGS = (
 
 
 def kept_copy(data: bytes, *, name: str) -> bytes:
-    """The bytes to keep of an upload: a JPEG or PNG as it is; a DICOM file rebuilt with its image tags only (pixels,
-    geometry, spacing, orientation, windowing, modality and view: :data:`_DICOM_IMAGE_TAGS`), so that no
-    identifier (name, ID, birth date, accession number, institution, dates, UIDs, private tags) is ever stored.
-    The copy is marked ``PatientIdentityRemoved``. Text burned into the pixels is not removed.
+    """The bytes to keep of an upload, with nothing in them that may identify the patient but the pixels:
 
-    The file must have been read by :func:`read_xray` already (this does not check limits again).
+    - a DICOM file is rebuilt with its image tags only (pixels, geometry, spacing, orientation, windowing, modality and
+      view: :data:`_DICOM_IMAGE_TAGS`), so no name, ID, birth date, accession number, institution, date, UID or
+      private tag is stored; the copy is marked ``PatientIdentityRemoved``;
+    - a JPEG or PNG becomes a PNG of its decoded pixels, turned as its EXIF orientation says: no EXIF, XMP, comment
+      or text chunk is kept (PACS exports put names and IDs there); lossless, so it reads back as the same image.
+
+    Text burned into the pixels is not removed. The file must have been read by :func:`read_xray` already (limits
+    are not checked again); :class:`InputError` if it cannot be rebuilt.
     """
     has_preamble = data[128:132] == b"DICM"
-    if not (has_preamble or Path(name).name.lower().endswith(_DICOM_EXTENSIONS)) or data.startswith(
-        (b"\x89PNG", b"\xff\xd8\xff")
-    ):
-        return data
-    source = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+    is_raster = data.startswith((b"\x89PNG", b"\xff\xd8\xff"))
+    try:
+        if has_preamble or (Path(name).name.lower().endswith(_DICOM_EXTENSIONS) and not is_raster):
+            return _kept_dicom(pydicom.dcmread(io.BytesIO(data), force=not has_preamble))
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened)
+            if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
+                image = image.convert("I;16" if image.mode.startswith("I") else "RGB")
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+    except (pydicom.errors.InvalidDicomError, UnidentifiedImageError, OSError, ValueError, KeyError, TypeError,
+            AttributeError, struct.error) as error:  # fmt: skip
+        raise InputError(f"'{Path(name).name}' could not be kept without its identifying data ({_short(error)}); "
+                         "its verdict is recorded without the image.") from error  # fmt: skip
+
+
+def _kept_dicom(source: pydicom.Dataset) -> bytes:
+    """``source`` rebuilt with :data:`_DICOM_IMAGE_TAGS` only, under a new instance UID."""
     copy = pydicom.Dataset()
     for keyword in _DICOM_IMAGE_TAGS:
         if keyword in source:
@@ -189,11 +207,9 @@ def kept_copy(data: bytes, *, name: str) -> bytes:
     copy.SOPInstanceUID = pydicom.uid.generate_uid()
     copy.PatientIdentityRemoved = "YES"
     copy.DeidentificationMethod = "X-ray workstation: image tags kept, every other element dropped"
-    syntax = (
-        getattr(getattr(source, "file_meta", None), "TransferSyntaxUID", None) or pydicom.uid.ExplicitVRLittleEndian
-    )
+    meta = getattr(source, "file_meta", None)
     copy.file_meta = pydicom.dataset.FileMetaDataset()
-    copy.file_meta.TransferSyntaxUID = syntax
+    copy.file_meta.TransferSyntaxUID = getattr(meta, "TransferSyntaxUID", None) or pydicom.uid.ExplicitVRLittleEndian
     copy.file_meta.MediaStorageSOPClassUID = copy.get("SOPClassUID", pydicom.uid.SecondaryCaptureImageStorage)
     copy.file_meta.MediaStorageSOPInstanceUID = copy.SOPInstanceUID
     copy.SOPClassUID = copy.file_meta.MediaStorageSOPClassUID

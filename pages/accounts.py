@@ -53,8 +53,9 @@ with change:
     new_role = st.selectbox("Role", ROLES, index=ROLES.index(chosen.role), key=f"accounts_role_{chosen.name}")
     disabled = st.toggle("Disabled (cannot sign in; records kept)", value=chosen.disabled,
                          key=f"accounts_disabled_{chosen.name}")  # fmt: skip
+    saves = st.session_state.setdefault("accounts_saves", 0)  # a new field after each save: no password kept
     new_password = st.text_input("New password (blank: unchanged)", type="password",
-                                 key=f"accounts_password_{chosen.name}")  # fmt: skip
+                                 key=f"accounts_password_{chosen.name}_{saves}")  # fmt: skip
     if st.button("Save", key="accounts_save"):
         try:
             user_store().update(chosen.name, role=new_role, disabled=disabled, password=new_password or None)
@@ -63,6 +64,7 @@ with change:
         else:
             audit("change-user", chosen.name, f"role {new_role}, disabled {disabled}"
                   + (", password changed" if new_password else ""))  # fmt: skip
+            st.session_state["accounts_saves"] = saves + 1
             st.rerun()
 
 # ---- Audit trail -------------------------------------------------------------------------------------------------

@@ -120,6 +120,12 @@ def record(upload: Upload) -> None:
     if key in recorded:
         return
     prediction = predictions[id(upload)]
+    kept = None
+    if keep_images:
+        try:
+            kept = kept_copy(upload.data, name=upload.name)
+        except CoreError as error:
+            st.warning(str(error))
     try:
         record_id = prediction_store().add(
             file_name=shown(upload),
@@ -127,7 +133,7 @@ def record(upload: Upload) -> None:
             prediction=prediction,
             model_version=classifier.version,
             warnings=suitability_warnings(upload.xray),
-            image=kept_copy(upload.data, name=upload.name) if keep_images else None,
+            image=kept,
             owner=user.name,
         )
     except CoreError as error:
@@ -236,7 +242,8 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 f"stretched)" + (", lungs outlined" if outline and lungs is not None else ""),
                 width=min(448, 2 * classifier.input_size),
             )
-        printed = upload.name if name_on_reports else pseudonym(upload.name, upload.xray.sha256)
+        alias = pseudonym(upload.name, upload.xray.sha256)  # what the audit trail names it: never the file's name
+        printed = upload.name if name_on_reports else alias
         for column, fmt in zip(st.columns(len(REPORT_FORMATS)), REPORT_FORMATS, strict=True):
             column.download_button(
                 f"Report ({fmt.upper()})",
@@ -246,7 +253,7 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 file_name=f"{Path(printed).stem}_report.{fmt}",
                 mime=REPORT_FORMATS[fmt],
                 key=f"report_{fmt}_{index}",
-                on_click=lambda n=printed, f=fmt: audit("export-report", n, f.upper()),
+                on_click=lambda n=alias, f=fmt: audit("export-report", n, f.upper()),
             )
         with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
             vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",

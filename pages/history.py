@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pandas as pd
 import streamlit as st
@@ -88,12 +89,15 @@ table = pd.DataFrame(
         for r in records
     ]
 )
+audit("view-records", "everyone's" if owner is None else "own", f"History: {len(table)} records", once=True)
 counts = table["Verdict"].value_counts()
 st.subheader(f"{len(table)} predictions · " + " · ".join(f"{label} {n}" for label, n in counts.items()))
+# The key follows the rows shown: a selection never outlives the rows it was made on (a filter, a deletion).
+shown_ids = hashlib.sha256(",".join(map(str, table["Id"])).encode()).hexdigest()[:16]
 selection = st.dataframe(
     table,
     hide_index=True,
-    key="history_table",
+    key=f"history_table_{shown_ids}",
     on_select="rerun",
     selection_mode="multi-row",
     column_config={
@@ -107,7 +111,7 @@ selection = st.dataframe(
 st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), file_name="predictions.csv",
                    mime="text/csv", key="history_csv",
                    on_click=lambda: audit("export-records", f"{len(table)} records", "History (CSV)"))  # fmt: skip
-chosen_ids = [int(table["Id"].iloc[row]) for row in selection.selection.rows]
+chosen_ids = [int(table["Id"].iloc[row]) for row in selection.selection.rows if 0 <= row < len(table)]
 if chosen_ids:
     whose = "" if not user.is_admin else " (an admin may delete anyone's)"
     if st.button(f"Delete the {len(chosen_ids)} selected records{whose}", key="history_delete",
@@ -116,7 +120,8 @@ if chosen_ids:
 pending = st.session_state.get("history_delete_ids")
 if pending:
     with st.container(border=True, key="history_delete_box"):
-        st.warning(f"Delete {len(pending)} records and their kept images for good? This cannot be undone; the "
+        st.warning(f"Delete {len(pending)} records ({', '.join(f'#{i}' for i in pending[:20])}"
+                   f"{' …' if len(pending) > 20 else ''}) and their kept images for good? This cannot be undone; the "
                    "deletion is written to the audit trail.")  # fmt: skip
         confirm, cancel = st.columns(2)
         if confirm.button("Confirm deletion", key="history_delete_confirm", type="primary"):

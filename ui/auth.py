@@ -194,6 +194,7 @@ def _check(name: str, password: str) -> None:
         stored = user_store().password_hash(key)
         with st.spinner("Checking the password…"):
             ok = _delays().check(key[:64] or "-", password, stored)
+        known = ok or user_store().get(key) is not None
     except CoreError as error:
         st.error(str(error))
         return
@@ -202,7 +203,6 @@ def _check(name: str, password: str) -> None:
         st.session_state[_SESSION_KEY] = key
         audit("sign-in", actor=key)
         st.rerun()
-    known = user_store().get(key) is not None
     audit("sign-in-failed", actor=key if known else "unknown account")  # what was typed may be a password
     st.error("Wrong account or password. Each failed attempt slows the next ones on that account, from any address.")
 

@@ -9,7 +9,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from core.errors import CoreError
+from core.errors import CoreError, SceneNotFound
 from core.export.gltf import mesh_to_glb
 from core.store.scenes import SceneStore
 from core.types import Mesh
@@ -78,6 +78,14 @@ def vr_panel(mesh: Mesh, *, title: str, key: str, colourmap: str = "bone", doubl
         help="Binary glTF in metres with colours: for Blender, a slicer, or another viewer.",
     )
     scene_id = scenes.get(fingerprint)
+    if scene_id is not None:
+        try:
+            scene_store().get(scene_id)
+        except SceneNotFound:  # revoked on My scenes (or deleted): its link is not shown again
+            scenes.pop(fingerprint, None)
+            scene_id = None
+        except CoreError:
+            pass  # the database is unreachable: said below, with the pins
     if scene_id is None:
         link.caption("The viewer: orbit and zoom on a desktop; in a headset, walk around the model life-size, cut "
                      "it open and drop labelled pins, which are kept with the scene.")  # fmt: skip

@@ -145,6 +145,7 @@ class _SceneRow(Base):
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # None: before accounts
     content: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # SHA-256 of the GLB
     revoked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # last given back
 
 
 class _ModelRow(Base):
@@ -267,6 +268,7 @@ class SceneStore:
                                                _SceneRow.revoked.is_(None))  # fmt: skip
                 existing = session.scalars(same.order_by(_SceneRow.created.desc())).first()
                 if existing is not None:
+                    existing.used = dt.datetime.now(dt.UTC)  # retention counts from its last use
                     return _scene(existing)
             row = _SceneRow(id=secrets.token_hex(16), title=title, created=dt.datetime.now(dt.UTC), legacy_path="",
                             owner=owner, content=content)  # fmt: skip
@@ -302,13 +304,19 @@ class SceneStore:
             row.revoked = dt.datetime.now(dt.UTC)
 
     def delete(self, *, owner: str | None, before: dt.datetime) -> list[str]:
-        """Delete the scenes (revoked ones too) made before ``before``, with their models and pins: ``owner``'s
-        only, or anyone's with ``None``. Returns their ids."""
-        statement = select(_SceneRow.id).where(_SceneRow.created < as_utc(before))
+        """Delete the scenes (revoked ones too) last made or reused before ``before``, with their models, pins and
+        the GLB files of scenes from before GLBs were kept in the database: ``owner``'s only, or anyone's with
+        ``None``. Returns their ids."""
+        last = func.coalesce(_SceneRow.used, _SceneRow.created)
+        statement = select(_SceneRow.id, _SceneRow.legacy_path).where(last < as_utc(before))
         if owner is not None:
             statement = statement.where(_SceneRow.owner == owner)
         with reaching_database("delete the scenes"), self._sessions.begin() as session:
-            gone = list(session.scalars(statement))
+            found = session.execute(statement).all()
+            gone = [scene_id for scene_id, _ in found]
+            for _, legacy in found:
+                if legacy:
+                    Path(legacy).unlink(missing_ok=True)
             for start in range(0, len(gone), 500):
                 chunk = gone[start : start + 500]
                 for table in (_AnnotationRow, _ModelRow):  # explicit: SQLite's cascade needs foreign keys on

@@ -21,11 +21,14 @@ from core.auth import hash_password
 from core.errors import InputError, StoreError
 from core.store.db import Base, as_utc, reaching_database, session_factory
 
-__all__ = ["ROLES", "User", "UserStore", "account_name"]
+__all__ = ["RESERVED", "ROLES", "User", "UserStore", "account_name"]
 
 ROLES = ("doctor", "admin")
 _NAME = re.compile(r"[a-z0-9._@-]{1,64}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
+#: Names the app itself writes in records and the audit trail (single-user mode's user, the retention job, a scene's
+#: link holder, a visitor): no account may take one.
+RESERVED = frozenset({"local", "app", "link", "visitor", "unknown", "admin-local"})
 
 
 class _UserRow(Base):
@@ -59,6 +62,8 @@ def account_name(name: object) -> str:
     text = name.strip().lower() if isinstance(name, str) else ""
     if not _NAME.fullmatch(text):
         raise InputError("An account name is 1 to 64 letters, digits, dots, dashes, underscores or @, e.g. 'j.doe'.")
+    if text in RESERVED:
+        raise InputError(f"'{text}' is a name the app uses itself; choose another.")
     return text
 
 
@@ -167,10 +172,9 @@ class UserStore:
             if row is None:
                 raise InputError(f"There is no account '{name}'.")
             losing_admin = row.role == "admin" and not row.disabled and (role == "doctor" or disabled)
-            if losing_admin:
-                admins = select(func.count()).select_from(_UserRow).where(_UserRow.role == "admin",
-                                                                          _UserRow.disabled.is_(False))  # fmt: skip
-                if session.scalar(admins) <= 1:
+            if losing_admin:  # every enabled admin's row locked: two admins demoting each other take turns
+                admins = select(_UserRow.name).where(_UserRow.role == "admin", _UserRow.disabled.is_(False))
+                if len(session.scalars(admins.with_for_update()).all()) <= 1:
                     raise InputError(f"'{name}' is the last admin: make another admin first.")
             if role is not None:
                 row.role = role

@@ -217,8 +217,8 @@ def _page(name: str) -> str:
 
 def routes(store: SceneStore | None = None) -> list[BaseRoute]:
     """The viewer's routes, over ``store`` (by default a :class:`SceneStore` on the project's database, opened on
-    first use and again after a failure). Each opening of a scene's page is written to the audit trail (by "link":
-    whoever holds it)."""
+    first use and again after a failure). Each fetch of a scene's model (an opening of the scene) is written to the
+    audit trail, by "link" (whoever holds it)."""
 
     @functools.cache
     def scenes() -> SceneStore:
@@ -250,15 +250,16 @@ def routes(store: SceneStore | None = None) -> list[BaseRoute]:
         except StoreError as error:
             page = _UNAVAILABLE_PAGE.format(message=html.escape(str(error)))
             return HTMLResponse(page, status_code=503, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
-        await run_in_threadpool(opened, scene)
         page = _page("viewer.html").replace("{{scene}}", scene.id).replace("{{title}}", html.escape(scene.title))
         return HTMLResponse(page, headers={**_SECURITY_HEADERS, "Cache-Control": "no-store"})
 
     @_answering
     async def model(request: Request) -> Response:
         scene = await run_in_threadpool(scene_of, request)
-        # A scene's model never changes: its id is its version.
-        caching = {"Cache-Control": "private, max-age=3600", "ETag": f'"{scene.id}"', **_NOSNIFF}
+        await run_in_threadpool(opened, scene)
+        # A scene's model never changes (its id is its version), but the browser asks each time (a 304 costs
+        # nothing): a revoked scene is gone from every browser at once, and each opening is audited.
+        caching = {"Cache-Control": "private, no-cache", "ETag": f'"{scene.id}"', **_NOSNIFF}
         if request.headers.get("if-none-match") == caching["ETag"]:
             return Response(status_code=304, headers=caching)
         glb = await run_in_threadpool(scenes().model, scene.id)

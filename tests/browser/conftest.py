@@ -27,7 +27,7 @@ ACCOUNTS = {"admin": ("admin", "browser test password"), "doctor-a": ("doctor", 
 #: The session's shared app servers: the tests that use one run on one worker (under pytest-xdist), so that it
 #: starts once and its log (test-artifacts/streamlit.log) is one server's.
 _SHARED_APP = {"app_url", "app_home", "app_scenes"}
-_ACCOUNTS_APP = {"accounts_url", "accounts_home"}
+_ACCOUNTS_APP = {"accounts_url", "accounts_db"}
 
 
 def pytest_collection_modifyitems(items):
@@ -104,21 +104,28 @@ def app_url(app_home) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def accounts_home(tmp_path_factory) -> Path:
-    """The ``XRAY_HOME`` of the app with accounts, holding :data:`ACCOUNTS`."""
+def accounts_db(tmp_path_factory) -> Iterator[str]:
+    """The database of the app with accounts, holding :data:`ACCOUNTS`: a PostgreSQL one where the tests have a
+    server (CI always does), so that the accounts and admin flows run on PostgreSQL while the shared app's run on
+    SQLite; else a SQLite file."""
     from core.store.users import UserStore
+    from tests.conftest import POSTGRES_URL, drop_postgres_database, new_postgres_database
 
-    home = tmp_path_factory.mktemp("accounts-home")
-    users = UserStore(f"sqlite:///{home / 'workstation.db'}")
+    url = new_postgres_database() if POSTGRES_URL else f"sqlite:///{tmp_path_factory.mktemp('accounts-db') / 'a.db'}"
+    users = UserStore(url)
     for name, (role, password) in ACCOUNTS.items():
         users.add(name, role=role, password=password)
-    return home
+    yield url
+    if POSTGRES_URL:
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
-def accounts_url(accounts_home) -> Iterator[str]:
-    """The app as shipped (sign-in needed) with :data:`ACCOUNTS`, on a free loopback port; its URL."""
-    url, server = start_app(home=accounts_home, log_name="streamlit-accounts.log")
+def accounts_url(accounts_db, tmp_path_factory) -> Iterator[str]:
+    """The app as shipped (sign-in needed) with :data:`ACCOUNTS` on :func:`accounts_db`, on a free loopback port;
+    its URL."""
+    url, server = start_app(home=tmp_path_factory.mktemp("accounts-home"), log_name="streamlit-accounts.log",
+                            XRAY_DB_URL=accounts_db)  # fmt: skip
     yield url
     stop_app(server)
 

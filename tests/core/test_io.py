@@ -393,3 +393,39 @@ def test_a_bug_in_the_reader_is_not_passed_off_as_a_bad_file(monkeypatch):
     monkeypatch.setattr(core.io, "_spacing_mm", broken)
     with pytest.raises(KeyError):
         read_xray(make_dicom(ramp(80, 80) * 4000), name="fine.dcm")
+
+
+def test_a_kept_dicom_copy_holds_the_image_and_no_identifier():
+    import pydicom
+
+    from core.io import kept_copy
+
+    stored = (np.arange(128 * 96).reshape(128, 96) % 4096).astype(np.uint16)
+    data = make_dicom(stored, window=(2000, 4000), tags={
+        "PatientID": "MRN123456", "PatientBirthDate": "19700101", "InstitutionName": "St Elsewhere",
+        "AccessionNumber": "A998", "PixelSpacing": [0.15, 0.15], "PatientOrientation": ["L", "F"]})  # fmt: skip
+    copy = kept_copy(data, name="DOE_JANE.dcm")
+    dataset = pydicom.dcmread(io.BytesIO(copy))
+    for identifier in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "AccessionNumber"):
+        assert identifier not in dataset
+    assert b"MRN123456" not in copy and b"Test^Patient" not in copy and dataset.PatientIdentityRemoved == "YES"
+    original, kept = read_xray(data, name="a.dcm"), read_xray(copy, name="a.dcm")
+    assert np.array_equal(original.pixels, kept.pixels)
+    assert kept.pixel_spacing_mm == original.pixel_spacing_mm == (0.15, 0.15)
+    assert kept.metadata["PatientOrientation"] == original.metadata["PatientOrientation"]
+
+
+def test_a_kept_jpeg_loses_its_metadata_but_not_its_pixels_or_orientation():
+    from PIL import Image
+
+    from core.io import kept_copy
+
+    exif = Image.Exif()
+    exif[0x010E] = "DOE^JANE MRN123456"  # ImageDescription
+    exif[0x0112] = 6  # Orientation: turned 90°
+    grey = (np.add.outer(np.arange(80), np.arange(120)) % 256).astype(np.uint8)
+    data = encode(grey, "JPEG", exif=exif.tobytes(), quality=95)
+    copy = kept_copy(data, name="DOE_JANE.jpeg")
+    assert copy.startswith(b"\x89PNG") and b"MRN123456" not in copy
+    original, kept = read_xray(data, name="a.jpeg"), read_xray(copy, name="a.png")
+    assert original.shape == kept.shape == (120, 80) and np.array_equal(original.pixels, kept.pixels)

@@ -3,7 +3,6 @@ scenes; admins see all; audited actions write their rows; file names are pseudon
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.samples import list_samples
@@ -47,13 +46,16 @@ def _record(owner: str, name: str, image: bytes | None = None) -> int:
                                  image=image, owner=owner)  # fmt: skip
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p not in PUBLIC_PAGES])
-def test_a_visitor_gets_the_sign_in_form_and_nothing_of_the_page(accounts, page):
+def test_a_visitor_gets_the_sign_in_form_and_nothing_of_any_page(accounts):
     _record("doctor-a", "a-secret-name.png")
-    app = _open(page)  # by its URL, as anyone could
-    assert [s.value for s in app.subheader] == ["Sign in"]
-    assert not app.dataframe and not app.get("file_uploader") and not app.title
-    assert "a-secret-name" not in str(app)
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    app.run()
+    for page in [p for p in PAGES if p not in PUBLIC_PAGES]:
+        app.switch_page(page).run()  # by its URL, as anyone could
+        assert not app.exception, [e.message for e in app.exception]
+        assert [s.value for s in app.subheader] == ["Sign in"], page
+        assert not app.dataframe and not app.get("file_uploader") and not app.title, page
+        assert "a-secret-name" not in str(app), page
 
 
 def test_home_needs_no_sign_in_and_a_server_without_accounts_says_how_to_make_the_first(monkeypatch):

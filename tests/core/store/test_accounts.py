@@ -37,6 +37,9 @@ def test_accounts_have_one_name_whatever_its_case_and_the_last_admin_stays(db_ur
         users.add("alice", password="another password")
     with pytest.raises(InputError, match="account name"):
         users.add("robert'); drop table users;--", password="correct horse")
+    for reserved in ("local", "App", "link"):  # single-user mode's records, the retention job's and links' rows
+        with pytest.raises(InputError, match="the app uses itself"):
+            users.add(reserved, password="correct horse")
     with pytest.raises(InputError, match="last admin"):
         users.update("alice", role="doctor")
     users.update("bob", disabled=True)
@@ -95,20 +98,23 @@ def test_retention_deletes_what_is_old_and_nothing_else_and_says_so(db_url):
     store, scenes, trail = PredictionStore(db_url), SceneStore(db_url), AuditTrail(db_url)
     old, new = _record(store, "alice"), _record(store, "bob")
     old_scene = scenes.create(GLB, title="old", owner="alice")
+    reused = scenes.create(b"glTF" + bytes(68), title="old but reopened", owner="alice")
     engine = create_engine(db_url)
     long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     try:
         with engine.begin() as connection:
             connection.execute(text("UPDATE predictions SET created = :t WHERE id = :i"), {"t": long_ago, "i": old})
-            connection.execute(text("UPDATE scenes SET created = :t WHERE id = :i"), {"t": long_ago, "i": old_scene.id})
+            for scene in (old_scene, reused):
+                connection.execute(text("UPDATE scenes SET created = :t WHERE id = :i"), {"t": long_ago, "i": scene.id})
     finally:
         engine.dispose()
+    assert scenes.create(b"glTF" + bytes(68), title="again", owner="alice").id == reused.id  # its retention restarts
     new_scene = scenes.create(b"glTF" + bytes(64), title="new", owner="alice")
     assert apply_retention(None, url=db_url).records == ()  # off: nothing
     deleted = apply_retention(365, url=db_url)
     assert (deleted.records, deleted.scenes) == ((old,), (old_scene.id,))
     assert [r.id for r in store.query(owner=None)] == [new]
-    assert [s.id for s in scenes.owned(owner=None)] == [new_scene.id]
+    assert {s.id for s in scenes.owned(owner=None)} == {new_scene.id, reused.id}
     event = trail.query()[0]
     assert (event.actor, event.action, event.target) == ("app", "retention", f"#{old}")
     assert apply_retention(365, url=db_url).records == ()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import make_url
 from starlette.testclient import TestClient
 
+from core.store.audit import AuditTrail
 from core.store.scenes import MAX_LABEL_CHARS, SceneStore
 from core.xr import server
 from core.xr.server import MAX_BODY_BYTES, routes, standalone_app
@@ -69,10 +70,12 @@ def test_the_model_is_served_as_binary_gltf_from_the_database_by_any_server(clie
     response = client.get(f"/api/scenes/{scene_id}/model.glb")
     assert response.status_code == 200 and response.content == GLB
     assert response.headers["content-type"] == "model/gltf-binary"
-    assert response.headers["cache-control"] == "private, max-age=3600"
+    assert response.headers["cache-control"] == "private, no-cache"  # asked each time: revocable, audited
     assert response.headers["x-content-type-options"] == "nosniff"
     again = client.get(f"/api/scenes/{scene_id}/model.glb", headers={"if-none-match": response.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+    opened = [e for e in AuditTrail(db_url).query() if e.action == "open-scene"]
+    assert [(e.actor, e.target) for e in opened] == [("link", scene_id)] * 2
     other_server = TestClient(standalone_app(SceneStore(db_url)))  # another process, sharing only the database
     assert other_server.get(f"/api/scenes/{scene_id}/model.glb").content == GLB
 
