@@ -19,6 +19,8 @@ page_setup()
 admin = require_admin()
 
 st.title("Accounts and audit")
+if added_message := st.session_state.pop("accounts_added", None):
+    st.success(added_message)
 try:
     users = user_store().all()
 except CoreError as error:
@@ -46,7 +48,8 @@ with add.form("accounts_add", clear_on_submit=True):
             st.error(str(error))
         else:
             audit("add-user", added.name, f"role {added.role}")
-            st.success(f"Added {added.role} '{added.name}'.")
+            st.session_state["accounts_added"] = f"Added {added.role} '{added.name}'."
+            st.rerun()  # the tables above list it
 with change:
     st.markdown("**Change an account**")
     chosen = st.selectbox("Account", users, format_func=lambda u: f"{u.name} ({u.role})", key="accounts_change")

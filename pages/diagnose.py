@@ -81,21 +81,22 @@ with st.sidebar:
         "Keep the image files in the database",
         value=False,
         key="keep_images",
-        help="Off: only each file's SHA-256 hash, name and verdict are recorded. On: the file too (a DICOM file "
-        "with its image tags only: no name, ID, date or institution is kept).",
+        help="Off: each verdict is recorded with the file's SHA-256 hash and name (a pseudonym unless file names "
+        "are kept), not the file. On: the image too, without its identifying data (a DICOM file with its image "
+        "tags only; a JPEG or PNG as a PNG without metadata).",
     )
     keep_names = st.toggle(
         "Keep file names",
         value=False,
         key="keep_names",
         help="Off: each file is shown and recorded as image-<the first 12 hex digits of its SHA-256> (file names "
-        "often hold a patient's name or ID). On: under its own name.",
+        "often hold a patient's name or ID). On: under its own name. Applies to the verdicts recorded from then on.",
     )
     name_on_reports = st.toggle(
         "Print file names on reports",
         value=False,
         key="name_on_reports",
-        help="Off: reports name the file by its pseudonym.",
+        help="Off: reports name the file by its pseudonym. On: by its own name.",
     )
 
 uploads = pick_xrays(key="diagnose")
@@ -256,7 +257,7 @@ for index, upload in enumerate(readable[(page - 1) * CARDS_PER_PAGE : page * CAR
                 on_click=lambda n=alias, f=fmt: audit("export-report", n, f.upper()),
             )
         with st.expander("3D: the heat map on the image's intensity relief (Open in VR)", icon=":material/view_in_ar:"):
-            vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on an intensity relief",
+            vr_panel(height_field(upload.xray.pixels, values=cam.heat), title=f"{cam.method} on {alias}'s relief",
                      key=f"heat_relief_{index}", colourmap=colourmap, double_sided=True,
                      patient_frame=False)  # fmt: skip
 

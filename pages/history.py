@@ -19,6 +19,11 @@ page_setup()
 user = require_user()
 owner = None if user.is_admin else user.name  # admins see every account's records
 
+
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
+
+
 _UNFAMILIAR = {True: "yes", False: "not flagged", None: "not assessed"}  # a record's "unfamiliar", in the table's words
 
 st.title("History")
@@ -30,7 +35,7 @@ st.caption(
     'unfamiliarity score; "not assessed" for models without that check), the model and the time (UTC).'
 )
 if (deleted := st.session_state.pop("history_deleted", None)) is not None:
-    st.success(f"{deleted} records deleted.")
+    st.success(f"{_records(deleted).capitalize()} deleted.")
 try:
     store = prediction_store()
     models = store.model_versions(owner=owner)
@@ -72,6 +77,7 @@ table = pd.DataFrame(
     [
         {
             "Id": r.id,
+            **({"Account": r.owner or "(before accounts)"} if user.is_admin else {}),
             "Time (UTC)": r.created.strftime("%Y-%m-%d %H:%M:%S"),
             "File": r.file_name,
             "Verdict": r.reading,
@@ -84,12 +90,11 @@ table = pd.DataFrame(
             "SHA-256": r.sha256,
             "Warnings": " ".join(r.warnings),
             "Image kept": r.has_image,
-            **({"Account": r.owner or "(before accounts)"} if user.is_admin else {}),
         }
         for r in records
     ]
 )
-audit("view-records", "everyone's" if owner is None else "own", f"History: {len(table)} records", once=True)
+audit("view-records", "everyone's" if owner is None else "own", f"History: {_records(len(table))}", once=True)
 counts = table["Verdict"].value_counts()
 st.subheader(f"{len(table)} predictions · " + " · ".join(f"{label} {n}" for label, n in counts.items()))
 # The key follows the rows shown: a selection never outlives the rows it was made on (a filter, a deletion).
@@ -110,17 +115,19 @@ selection = st.dataframe(
 )
 st.download_button("Download (CSV)", data=table.to_csv(index=False).encode(), file_name="predictions.csv",
                    mime="text/csv", key="history_csv",
-                   on_click=lambda: audit("export-records", f"{len(table)} records", "History (CSV)"))  # fmt: skip
+                   on_click=lambda: audit("export-records", _records(len(table)), "History (CSV)"))  # fmt: skip
 chosen_ids = [int(table["Id"].iloc[row]) for row in selection.selection.rows if 0 <= row < len(table)]
-if chosen_ids:
+if not chosen_ids:
+    st.caption("To delete records, tick them at the table's left edge.")
+else:
     whose = "" if not user.is_admin else " (an admin may delete anyone's)"
-    if st.button(f"Delete the {len(chosen_ids)} selected records{whose}", key="history_delete",
+    if st.button(f"Delete {_records(len(chosen_ids))}{whose}", key="history_delete",
                  icon=":material/delete:"):  # fmt: skip
         st.session_state["history_delete_ids"] = chosen_ids
 pending = st.session_state.get("history_delete_ids")
 if pending:
     with st.container(border=True, key="history_delete_box"):
-        st.warning(f"Delete {len(pending)} records ({', '.join(f'#{i}' for i in pending[:20])}"
+        st.warning(f"Delete {_records(len(pending))} ({', '.join(f'#{i}' for i in pending[:20])}"
                    f"{' …' if len(pending) > 20 else ''}) and their kept images for good? This cannot be undone; the "
                    "deletion is written to the audit trail.")  # fmt: skip
         confirm, cancel = st.columns(2)

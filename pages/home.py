@@ -62,9 +62,9 @@ st.markdown(
   curves, compare every model's test figures and ROC curves, choose the one the Diagnose page uses; manage accounts,
   read and export the audit trail, purge old records.
 
-**Accounts:** every page but this one needs you to sign in (or the app to run in single-user mode on your own
-computer). Each doctor sees their own records and scenes; every access is written to an audit trail; records and
-scenes are deleted after the retention period the server sets.
+**Accounts:** every page but this one asks you to sign in (open any page for the form), unless the app runs in
+single-user mode on your own computer. Each doctor sees their own records and scenes; every access is written to an
+audit trail; records and scenes are deleted after the retention period the server sets.
 """
 )
 st.markdown(

@@ -23,6 +23,8 @@ st.caption(
     "it for good: the viewer then says the scene does not exist. Scenes are deleted with the records after the "
     "retention period."
 )
+if revoked := st.session_state.pop("scenes_revoked", None):
+    st.success(f"The link of “{revoked}” is revoked: the scene is gone for everyone who had it.")
 try:
     scenes = scene_store().owned(owner=owner)
 except CoreError as error:
@@ -64,6 +66,7 @@ if st.session_state.get("scenes_revoking") == chosen.id:
             else:
                 audit("revoke-scene", chosen.id, chosen.title)
                 st.session_state.pop("scenes_revoking", None)
+                st.session_state["scenes_revoked"] = chosen.title
                 st.rerun()
         if cancel.button("Cancel", key="scenes_revoke_cancel"):
             st.session_state.pop("scenes_revoking", None)

@@ -124,14 +124,17 @@ def _loopback(address: object) -> bool:
     if not address or not isinstance(address, str):
         return True
     try:
-        return ipaddress.ip_address(address).is_loopback
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(parsed, "ipv4_mapped", None)  # a server on both stacks sees 127.0.0.1 as ::ffff:127.0.0.1
+    return (mapped or parsed).is_loopback
 
 
 def refuse_remote_single_user() -> None:
-    """In single-user mode, stop a page opened from another machine with a sentence."""
+    """In single-user mode, stop a page opened from another machine with a sentence (and no menu)."""
     if single_user_mode() and not _loopback(st.context.ip_address):
+        st.navigation([st.Page("pages/home.py", title="Home", default=True)], position="hidden")
         st.error("This workstation runs in single-user mode, which serves only the computer it runs on. Ask its "
                  "owner to set up accounts (see the README) to use it from elsewhere.")  # fmt: skip
         st.stop()
@@ -157,7 +160,8 @@ def account_sidebar(user: User | None) -> None:
 def sign_in_form() -> None:
     """The sign-in form, in place of the page; stops the page."""
     st.subheader("Sign in")
-    st.caption("Every page but Home needs an account: records, scenes and models are kept per person.")
+    st.caption("Every page but Home needs an account: records and scenes are kept per person. A sign-in lasts while "
+               "this browser tab is open; a reload or a new tab asks again.")  # fmt: skip
     try:
         accounts = user_store().count()
     except CoreError as error:

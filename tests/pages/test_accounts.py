@@ -118,7 +118,7 @@ def test_a_doctor_deletes_their_own_records_after_confirming(accounts):
     app.session_state["history_delete_ids"] = [mine, theirs]  # even a forged request deletes only her own
     app.run()
     app.button(key="history_delete_confirm").click().run()
-    assert not app.exception and "1 records deleted." in app.success[0].value
+    assert not app.exception and "1 record deleted." in app.success[0].value
     remaining = {r.id for r in PredictionStore().query(owner=None)}
     assert mine not in remaining and theirs in remaining and len(remaining) == 2
     event = AuditTrail().query()[0]
@@ -153,3 +153,12 @@ def test_single_user_mode_says_so_and_records_as_its_one_user():
     app = _open("pages/history.py")
     assert app.title[0].value == "History"
     assert any("Single-user mode" in i.value for i in app.sidebar.info)
+
+
+def test_single_user_mode_serves_this_computer_by_every_form_of_its_address():
+    from ui.auth import _loopback
+
+    for local in (None, "127.0.0.1", "::1", "::ffff:127.0.0.1"):  # a dual-stack server sees IPv4 clients as mapped
+        assert _loopback(local), local
+    for remote in ("10.0.0.7", "::ffff:10.0.0.7", "2001:db8::1", "not an address"):
+        assert not _loopback(remote), remote
