@@ -38,5 +38,6 @@ else
 fi
 
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-# Two workers, one a core: the tests of the shared app server stay together on one of them (tests/browser/conftest.py).
+# Two workers, one a core: the tests of the app with accounts stay together on one of them; each worker has its own
+# single-user app server (tests/browser/conftest.py).
 python -m pytest -n 2 --dist loadgroup "$@"

@@ -24,21 +24,25 @@ ACCOUNTS = {"admin": ("admin", "browser test password"), "doctor-a": ("doctor", 
             "doctor-b": ("doctor", "doctor b password")}  # fmt: skip
 
 
-#: The session's shared app servers: the tests that use one run on one worker (under pytest-xdist), so that it
-#: starts once and its log (test-artifacts/streamlit.log) is one server's.
-_SHARED_APP = {"app_url", "app_home", "app_scenes"}
+#: The app with accounts is one server for the session: its tests run on one worker (under pytest-xdist). The shared
+#: single-user app (:func:`app_url`) is one server per worker instead, each with its own log, so that its many
+#: browser tests spread over both workers rather than queueing on one.
 _ACCOUNTS_APP = {"accounts_url", "accounts_db"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups, however the tests were named
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``scripts/test.sh`` runs two workers), the tests of each shared app server go to one
-    worker; browser tests that start their own servers (two servers, the XR benchmark) go to either."""
+    """Under pytest-xdist (``scripts/test.sh`` runs two workers), the tests of the app with accounts go to one
+    worker; every other browser test goes to either."""
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if _SHARED_APP & names:
-            item.add_marker(pytest.mark.xdist_group("app"))
-        elif _ACCOUNTS_APP & names:
+        if _ACCOUNTS_APP & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("accounts"))
+
+
+def app_log_name() -> str:
+    """The log of this worker's shared app: ``streamlit.log``, or ``streamlit-gwN.log`` under pytest-xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"streamlit-{worker}.log" if worker else "streamlit.log"
 
 
 def _free_port() -> int:
@@ -96,9 +100,10 @@ def app_scenes(app_home):
 
 @pytest.fixture(scope="session")
 def app_url(app_home) -> Iterator[str]:
-    """Start ``streamlit run app.py`` in single-user mode on a free loopback port; yield its URL; stop it afterwards.
-    (Accounts have their own server: :func:`accounts_url`.)"""
-    url, server = start_app(home=app_home, XRAY_SINGLE_USER="1")
+    """Start ``streamlit run app.py`` in single-user mode on a free loopback port (one per pytest-xdist worker, its
+    log :func:`app_log_name`); yield its URL; stop it afterwards. (Accounts have their own server:
+    :func:`accounts_url`.)"""
+    url, server = start_app(home=app_home, log_name=app_log_name(), XRAY_SINGLE_USER="1")
     yield url
     stop_app(server)
 
@@ -133,6 +138,7 @@ def accounts_url(accounts_db, tmp_path_factory) -> Iterator[str]:
 def sign_in(page, url: str, name: str) -> None:
     """Open ``url`` in ``page`` and sign in there as ``name`` (one of :data:`ACCOUNTS`)."""
     page.goto(url)
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=120_000)  # a server's first page takes a while
     page.get_by_label("Account", exact=True).fill(name)
     page.get_by_label("Password", exact=True).fill(ACCOUNTS[name][1])
     page.get_by_role("button", name="Sign in").click()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, app_log_name
 from tests.conftest import REPO_ROOT
 from ui.navigation import PAGES
 
@@ -80,7 +80,7 @@ def test_no_page_requests_anything_from_outside_the_machine(app_url, browser):
     context.close()
     assert outside == [], "requests to hosts other than the app's own:\n" + "\n".join(dict.fromkeys(outside))
 
-    log = (ARTIFACTS / "streamlit.log").read_text(errors="replace")  # the app's server, its forked exports included
+    log = (ARTIFACTS / app_log_name()).read_text(errors="replace")  # the app's server, its forked exports included
     hosts = {urlsplit(url).hostname for url in re.findall(r"https?://[^\s'\"<>)]+", log)} - LOOPBACK
     assert "Cannot connect to host" not in log and "Downloaded WASM" not in log and not hosts, sorted(hosts)
 
