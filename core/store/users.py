@@ -116,15 +116,19 @@ class UserStore:
             raise
         return _user(row)
 
-    def get(self, name: str) -> User | None:
-        """The account (disabled ones too), or ``None``."""
+    def _row(self, name: str) -> _UserRow | None:
+        """The account's row, or ``None`` (also for a name that cannot be one)."""
         try:
             name = account_name(name)
         except InputError:
             return None
         with reaching_database("read the account"), self._sessions() as session:
-            row = session.get(_UserRow, name)
-            return None if row is None else _user(row)
+            return session.get(_UserRow, name)
+
+    def get(self, name: str) -> User | None:
+        """The account (disabled ones too), or ``None``."""
+        row = self._row(name)
+        return None if row is None else _user(row)
 
     def by_email(self, email: str) -> User | None:
         """The enabled account with this e-mail address (single sign-on), or ``None``."""
@@ -142,13 +146,8 @@ class UserStore:
     def password_hash(self, name: str) -> str | None:
         """The hash to check a password against: ``None`` for an unknown or disabled account, or one without a
         password (then no password signs in)."""
-        try:
-            name = account_name(name)
-        except InputError:
-            return None
-        with reaching_database("read the account"), self._sessions() as session:
-            row = session.get(_UserRow, name)
-            return None if row is None or row.disabled else row.password_hash
+        row = self._row(name)
+        return None if row is None or row.disabled else row.password_hash
 
     def all(self) -> list[User]:
         """Every account, by name."""

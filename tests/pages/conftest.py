@@ -4,6 +4,21 @@ in single-user mode unless the test is about accounts (:func:`accounts`)."""
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO_ROOT
+
+TIMEOUT_S = 120  # first runs import OpenCV, scikit-image and Plotly
+
+
+def open_page(page: str) -> AppTest:
+    """Open ``page`` the way a user does: through the router (``app.py``), which sets up navigation."""
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    app.run()
+    if page != "app.py":
+        app.switch_page(page).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
 
 
 @pytest.fixture(autouse=True)

@@ -11,19 +11,11 @@ from core.store.predictions import PredictionStore
 from core.store.scenes import SceneStore
 from core.types import Prediction
 from tests.conftest import REPO_ROOT
+from tests.pages.conftest import TIMEOUT_S
+from tests.pages.conftest import open_page as _open
 from ui.navigation import PAGES, PUBLIC_PAGES
 
-TIMEOUT_S = 120
 GLB = b"glTF" + bytes(60)
-
-
-def _open(page: str) -> AppTest:
-    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.run()
-    if page != "app.py":
-        app.switch_page(page).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
 
 
 def _sign_in(app: AppTest, name: str, password: str) -> AppTest:

@@ -11,18 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT
 from tests.helpers import encode, make_dicom
-
-TIMEOUT_S = 120  # first runs import OpenCV, scikit-image and Plotly
-
-
-def _run(page: str) -> AppTest:
-    """Open ``page`` the way a user does: through the router (``app.py``), which sets up navigation."""
-    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.run()
-    if page != "app.py":
-        app.switch_page(page).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+from tests.pages.conftest import TIMEOUT_S
+from tests.pages.conftest import open_page as _run
 
 
 def _viewer_titles(app: AppTest) -> list[str]:
